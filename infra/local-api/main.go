@@ -1,0 +1,112 @@
+// Command local-api serves every route of the backup credentials API on
+// 127.0.0.1:$PORT with the same handlers as Lambda. With no AWS endpoint
+// configured it keeps everything in process (minidyn for DynamoDB, a map for
+// secrets); with AWS_ENDPOINT_URL_DYNAMODB and
+// AWS_ENDPOINT_URL_SECRETS_MANAGER set it uses them (an emulator or AWS).
+//
+//	local-api            serve
+//	local-api token      print a token for the local API
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/acme/backup-credentials/shared/app"
+	"github.com/acme/backup-credentials/shared/backup"
+	"github.com/acme/backup-credentials/shared/dynamo"
+	"github.com/acme/backup-credentials/shared/httpapi"
+	"github.com/acme/backup-credentials/shared/inmem"
+	"github.com/acme/backup-credentials/shared/secrets"
+)
+
+func main() {
+	secret := []byte(getenv("LOCAL_JWT_SECRET", "local-dev-secret"))
+	if len(os.Args) > 1 && os.Args[1] == "token" {
+		printToken(secret, os.Args[2:])
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, secret); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func getenv(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func printToken(secret []byte, args []string) {
+	fs := flag.NewFlagSet("token", flag.ExitOnError)
+	sub := fs.String("sub", "user-1", "user ID")
+	name := fs.String("name", "Jane Admin", "display name")
+	role := fs.String("role", backup.RolePartner, "partner, manager or user")
+	orgs := fs.String("orgs", "org-1", "comma-separated organization IDs")
+	ttl := fs.Duration("ttl", 12*time.Hour, "validity")
+	_ = fs.Parse(args)
+	t, err := httpapi.LocalToken(secret, *sub, *name, *role, strings.Split(*orgs, ","), *ttl)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(t)
+}
+
+func serve(ctx context.Context, secret []byte) error {
+	cfg, err := app.Load(os.LookupEnv, "127.0.0.0/8")
+	if err != nil {
+		return err
+	}
+	svc := &backup.Service{Checker: app.NewChecker(cfg), Logger: slog.Default(), IdempotencyWait: 5 * time.Second}
+	storage := "in-process (minidyn, in-memory secrets)"
+	if os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") != "" || os.Getenv("AWS_ENDPOINT_URL") != "" {
+		awsCfg, err := app.AWSConfig(ctx)
+		if err != nil {
+			return err
+		}
+		ddb := dynamodb.NewFromConfig(awsCfg)
+		if err := dynamo.CreateTable(ctx, ddb, cfg.Table); err != nil {
+			return err
+		}
+		svc.Store = dynamo.New(ddb, cfg.Table)
+		svc.Secrets = secrets.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix)
+		storage = "AWS endpoints from AWS_ENDPOINT_URL_*"
+	} else {
+		ddb, err := inmem.DynamoDB(ctx, cfg.Table)
+		if err != nil {
+			return err
+		}
+		svc.Store = dynamo.New(ddb, cfg.Table)
+		svc.Secrets = inmem.NewSecretStore()
+	}
+	api := &httpapi.API{Service: svc, Auth: httpapi.LocalAuth{Secret: secret, Claims: cfg.Claims}, Logger: slog.Default()}
+	addr := "127.0.0.1:" + getenv("PORT", "3000")
+	srv := &http.Server{Addr: addr, Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	slog.Info("local API listening", "url", "http://"+addr, "storage", storage, "allow", os.Getenv("BACKUP_ENDPOINT_ALLOW_CIDRS"))
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,47 @@
+package backup
+
+import "slices"
+
+// Roles a caller may hold. Partners and managers may change credentials;
+// anyone else may only read.
+const (
+	RolePartner = "partner"
+	RoleManager = "manager"
+	RoleUser    = "user"
+)
+
+// A Caller is the authenticated person behind a request, as the JWT
+// authorizer (or the local API) describes them.
+type Caller struct {
+	UserID        string
+	Name          string
+	Organizations []string
+	Role          string
+}
+
+// DisplayName returns the name recorded in createdBy, lastModifiedBy and
+// history: the name claim, else the user ID.
+func (c Caller) DisplayName() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.UserID
+}
+
+// CanWrite reports whether the caller may change credentials.
+func (c Caller) CanWrite() bool {
+	return c.Role == RolePartner || c.Role == RoleManager
+}
+
+// Member reports whether the caller belongs to the organization.
+func (c Caller) Member(org string) bool {
+	return slices.Contains(c.Organizations, org)
+}
+
+// requireWrite returns EForbidden unless the caller may change credentials.
+func (c Caller) requireWrite() error {
+	if !c.CanWrite() {
+		return Errorf(EForbidden, "Your role may read backup credentials but not change them.")
+	}
+	return nil
+}

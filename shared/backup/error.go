@@ -1,0 +1,77 @@
+package backup
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Each is stable and part of the HTTP contract; httpapi maps
+// them to statuses in one place.
+const (
+	EInvalid            = "validation_failed"
+	EEndpointNotAllowed = "endpoint_not_allowed"
+	EUnauthorized       = "unauthorized"
+	EForbidden          = "forbidden"
+	ENotFound           = "not_found"
+	ELocked             = "locked"
+	EInUse              = "in_use"
+	EAlreadyLocked      = "already_locked"
+	EAlreadyUnlocked    = "already_unlocked"
+	ENameTaken          = "name_taken"
+	EPrecondition       = "precondition_failed"
+	ETooLarge           = "payload_too_large"
+	EInvalidCredentials = "invalid_credentials"
+	EIdempotencyReused  = "idempotency_key_reused"
+	EUnreachable        = "endpoint_unreachable"
+	EUnavailable        = "unavailable"
+	EInternal           = "internal"
+)
+
+// FieldError names one invalid input field and why it is invalid.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// An Error is a failure the caller can act on: a stable code, a message
+// meant for people, and for validation failures the fields at fault.
+// Messages never carry a secret key.
+type Error struct {
+	Code    string
+	Message string
+	Fields  []FieldError
+}
+
+// Error returns the message prefixed with the code.
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, or
+// EInternal when there is none. A nil error has no code.
+func ErrorCode(err error) string {
+	var e *Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e):
+		return e.Code
+	default:
+		return EInternal
+	}
+}
+
+// ErrorMessage returns the message of the first *Error in err's chain, or
+// "Internal error." so that internal details never reach a caller.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "Internal error."
+}

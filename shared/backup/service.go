@@ -1,0 +1,604 @@
+package backup
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Store keeps credential metadata and enforces every rule of the contract in
+// its writes, atomically. Methods that take orgs treat a credential of any
+// other organization as absent (ENotFound).
+type Store interface {
+	// CreateCredential stores a new credential and its first history entry.
+	// It returns ENameTaken when the organization has the name already.
+	CreateCredential(ctx context.Context, c *Credential, e HistoryEntry) error
+	// GetCredential returns a credential, or ENotFound.
+	GetCredential(ctx context.Context, id string, orgs []string) (*Credential, error)
+	// ListCredentials returns one page of credentials.
+	ListCredentials(ctx context.Context, q ListQuery) (*ListPage, error)
+	// UpdateCredential replaces old with c, provided the stored credential is
+	// still at old.Version and unlocked. It returns ENotFound, ELocked,
+	// ENameTaken or EPrecondition.
+	UpdateCredential(ctx context.Context, old, c *Credential, e HistoryEntry) error
+	// SetLocked locks or unlocks a credential and returns it. It returns
+	// ENotFound, EAlreadyLocked or EAlreadyUnlocked.
+	SetLocked(ctx context.Context, id string, orgs []string, locked bool, e HistoryEntry) (*Credential, error)
+	// MakeDefault makes a credential its organization's only default and
+	// returns it. It returns ENotFound or ELocked.
+	MakeDefault(ctx context.Context, id string, orgs []string, e HistoryEntry) (*Credential, error)
+	// AssociateProject gives a project to a credential, moving it from any
+	// other credential of the organization, and returns the credential. It
+	// returns ENotFound or ELocked.
+	AssociateProject(ctx context.Context, id string, orgs []string, p Project, e HistoryEntry) (*Credential, error)
+	// DissociateProject takes a project from a credential. It returns
+	// ENotFound when the credential or the association does not exist.
+	DissociateProject(ctx context.Context, id string, orgs []string, projectID string, e HistoryEntry) error
+	// DeleteCredential deletes an unlocked credential without projects and
+	// returns what it was. It returns ENotFound, ELocked or EInUse.
+	DeleteCredential(ctx context.Context, id string, orgs []string) (*Credential, error)
+	// RecordHealth records the result of a check, never re-creating a deleted
+	// credential nor overwriting a newer result, and returns the credential.
+	// It returns ENotFound.
+	RecordHealth(ctx context.Context, id string, h Health) (*Credential, error)
+	// History returns a credential's history, oldest first, or ENotFound.
+	History(ctx context.Context, id string, orgs []string) ([]HistoryEntry, error)
+	// Organizations summarizes the given organizations, in their order.
+	Organizations(ctx context.Context, orgs []string) ([]Organization, error)
+	// ClaimIdempotencyKey claims scope for a create with the body hash. It
+	// returns nil when the claim is new, else the record that holds it.
+	ClaimIdempotencyKey(ctx context.Context, scope, hash string, now time.Time) (*IdempotencyRecord, error)
+	// CompleteIdempotencyKey records what the create that claimed scope answered.
+	CompleteIdempotencyKey(ctx context.Context, scope string, c *Credential) error
+	// ReleaseIdempotencyKey gives up a claim whose create failed.
+	ReleaseIdempotencyKey(ctx context.Context, scope string) error
+}
+
+// SecretStore keeps secret keys, one secret per credential, each change a new
+// version that the credential's metadata names.
+type SecretStore interface {
+	// CreateSecret stores the first version of a credential's secret key and
+	// returns its version.
+	CreateSecret(ctx context.Context, id, org, secretKey string) (version string, err error)
+	// PutSecret stores a new version and returns it. Readers ask for the
+	// version the credential's metadata names, so a version whose metadata
+	// write failed is never read.
+	PutSecret(ctx context.Context, id, secretKey string) (version string, err error)
+	// GetSecret returns one version of a secret key, or ENotFound.
+	GetSecret(ctx context.Context, id, version string) (string, error)
+	// DeleteSecret deletes a credential's secret at once, without recovery.
+	DeleteSecret(ctx context.Context, id string) error
+}
+
+// Checker asks an S3 provider whether it accepts keys. It returns a result
+// for every answer the provider gives (or fails to give), and an error only
+// when it may not ask: EEndpointNotAllowed, or an internal failure.
+type Checker interface {
+	Check(ctx context.Context, k Keys) (CheckResult, error)
+}
+
+// Service carries out the API's actions for a caller.
+type Service struct {
+	Store   Store
+	Secrets SecretStore
+	Checker Checker
+	Logger  *slog.Logger
+	Now     func() time.Time
+	// IdempotencyWait is how long a create waits for a simultaneous create
+	// with the same Idempotency-Key before answering EUnavailable.
+	IdempotencyWait time.Duration
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC().Truncate(time.Second)
+	}
+	return time.Now().UTC().Truncate(time.Second)
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func (s *Service) entry(c Caller, action string, fields ...string) HistoryEntry {
+	if fields == nil {
+		fields = []string{}
+	}
+	return HistoryEntry{At: s.now(), By: c.DisplayName(), Action: action, Fields: fields}
+}
+
+// notFound is the answer for any ID the caller cannot see.
+func notFound(id string) error {
+	return Errorf(ENotFound, "No backup credential %q exists.", truncate(id, 64))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// checkKeys asks the provider and turns a refusal into the error a person
+// can act on. It returns the health to record.
+func (s *Service) checkKeys(ctx context.Context, k Keys) (Health, error) {
+	r, err := s.Checker.Check(ctx, k)
+	if err != nil {
+		return Health{}, err
+	}
+	switch r.Status {
+	case HealthInvalid:
+		return Health{}, Errorf(EInvalidCredentials, "%s", r.Message)
+	case HealthUnreachable:
+		return Health{}, Errorf(EUnreachable, "%s", r.Message)
+	}
+	at := s.now()
+	return Health{Status: r.Status, CheckedAt: &at, Message: r.Message}, nil
+}
+
+// Create checks the keys with the provider, stores the secret, then the
+// metadata, and removes the secret again if the metadata cannot be stored.
+// With an idempotency key, a repeat of the same body answers what the first
+// call answered. It returns EForbidden, EInvalid, EInvalidCredentials,
+// EUnreachable, EEndpointNotAllowed, ENameTaken, EIdempotencyReused or
+// EUnavailable.
+func (s *Service) Create(ctx context.Context, caller Caller, in CreateInput, idempotencyKey string) (c *Credential, replayed bool, err error) {
+	if err := caller.requireWrite(); err != nil {
+		return nil, false, err
+	}
+	if err := in.Validate(); err != nil {
+		return nil, false, err
+	}
+	if !caller.Member(in.OrganizationID) {
+		return nil, false, Errorf(EForbidden, "You are not a member of organization %q.", in.OrganizationID)
+	}
+	if idempotencyKey == "" {
+		c, err := s.create(ctx, caller, in)
+		return c, false, err
+	}
+	if len(idempotencyKey) > 255 || hasControl(idempotencyKey) {
+		return nil, false, &Error{Code: EInvalid, Message: "The Idempotency-Key header is not valid.",
+			Fields: []FieldError{{Field: "Idempotency-Key", Message: "must be 1 to 255 printable characters"}}}
+	}
+	scope := caller.UserID + "\x00" + idempotencyKey
+	hash := hashBody(scope, in)
+	deadline := time.Now().Add(s.IdempotencyWait)
+	for {
+		rec, err := s.Store.ClaimIdempotencyKey(ctx, scope, hash, time.Now())
+		switch {
+		case err != nil:
+			return nil, false, err
+		case rec == nil:
+			c, err := s.create(ctx, caller, in)
+			if err != nil {
+				if rerr := s.Store.ReleaseIdempotencyKey(context.WithoutCancel(ctx), scope); rerr != nil {
+					s.logger().ErrorContext(ctx, "release idempotency key", "error", rerr)
+				}
+				return nil, false, err
+			}
+			if err := s.Store.CompleteIdempotencyKey(ctx, scope, c); err != nil {
+				s.logger().ErrorContext(ctx, "complete idempotency key", "credentialId", c.ID, "error", err)
+			}
+			return c, false, nil
+		case rec.Hash != hash:
+			return nil, false, Errorf(EIdempotencyReused, "This Idempotency-Key was used with another request body.")
+		case rec.Credential != nil:
+			return rec.Credential, true, nil
+		case time.Now().After(deadline):
+			return nil, false, Errorf(EUnavailable, "A request with this Idempotency-Key is still in progress; retry shortly.")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// hashBody identifies a create body for idempotency. The scope salts it, so
+// the hash of a secret key cannot be looked up in a table of known hashes.
+func hashBody(scope string, in CreateInput) string {
+	b, _ := json.Marshal(in)
+	h := sha256.Sum256(append([]byte(scope+"\x00"), b...))
+	return hex.EncodeToString(h[:])
+}
+
+func (s *Service) create(ctx context.Context, caller Caller, in CreateInput) (*Credential, error) {
+	health, err := s.checkKeys(ctx, Keys{AccessKeyID: in.AccessKeyID, SecretKey: in.SecretKey,
+		Endpoint: in.Endpoint, Region: in.Region, CACertificate: deref(in.CACertificate)})
+	if err != nil {
+		return nil, err
+	}
+	e := s.entry(caller, ActionCreated)
+	c := &Credential{
+		ID:             NewID(e.At),
+		OrganizationID: in.OrganizationID,
+		Name:           NormalizeName(in.Name),
+		AccessKeyID:    in.AccessKeyID,
+		Endpoint:       in.Endpoint,
+		Region:         in.Region,
+		CACertificate:  in.CACertificate,
+		Projects:       []Project{},
+		Health:         health,
+		CreatedAt:      e.At,
+		CreatedBy:      e.By,
+		LastModified:   e.At,
+		LastModifiedBy: e.By,
+		Version:        1,
+	}
+	c.SecretVersion, err = s.Secrets.CreateSecret(ctx, c.ID, c.OrganizationID, in.SecretKey)
+	if err != nil {
+		return nil, Unavailable(fmt.Errorf("create secret of %s: %w", c.ID, err))
+	}
+	if err := s.Store.CreateCredential(ctx, c, e); err != nil {
+		if derr := s.Secrets.DeleteSecret(context.WithoutCancel(ctx), c.ID); derr != nil {
+			s.logger().ErrorContext(ctx, "remove secret after failed create; the orphan sweep will retry",
+				"credentialId", c.ID, "error", derr)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// Unavailable marks a backing service's failure as EUnavailable, keeping the
+// cause for the log.
+func Unavailable(err error) error {
+	if code := ErrorCode(err); code != EInternal {
+		return err
+	}
+	return &wrapped{err: Errorf(EUnavailable, "A backing service failed; nothing was changed. Retry shortly."), cause: err}
+}
+
+// wrapped is an *Error that keeps its cause for logs.
+type wrapped struct {
+	err   *Error
+	cause error
+}
+
+func (w *wrapped) Error() string   { return w.err.Code + ": " + w.cause.Error() }
+func (w *wrapped) Unwrap() []error { return []error{w.err, w.cause} }
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// Get returns a credential the caller can see, or ENotFound.
+func (s *Service) Get(ctx context.Context, caller Caller, id string) (*Credential, error) {
+	if !ValidID(id) {
+		return nil, notFound(id)
+	}
+	return s.Store.GetCredential(ctx, id, caller.Organizations)
+}
+
+// List returns a page of the caller's credentials and the cursor of the next
+// page, "" on the last. It returns EForbidden or EInvalid.
+func (s *Service) List(ctx context.Context, caller Caller, req ListRequest) ([]*Credential, string, error) {
+	var f fieldErrors
+	search := strings.ToLower(strings.TrimSpace(req.Search))
+	if len(req.Search) > SearchMax || !utf8Valid(req.Search) || hasControl(req.Search) {
+		f.add("search", "must be printable text of at most %d bytes", SearchMax)
+	}
+	limit := req.Limit
+	switch {
+	case limit == 0:
+		limit = LimitDefault
+	case limit < 1 || limit > LimitMax:
+		f.add("limit", "must be between 1 and %d", LimitMax)
+	}
+	if err := f.err(); err != nil {
+		return nil, "", err
+	}
+	orgs := slices.Sorted(slices.Values(slices.Compact(slices.Sorted(slices.Values(caller.Organizations)))))
+	if req.OrganizationID != "" {
+		if !caller.Member(req.OrganizationID) {
+			return nil, "", Errorf(EForbidden, "You are not a member of organization %q.", truncate(req.OrganizationID, 128))
+		}
+		orgs = []string{req.OrganizationID}
+	}
+	bind := []string{"list", caller.UserID, req.OrganizationID, search}
+	q := ListQuery{Organizations: orgs, Search: search, Limit: limit}
+	if req.Cursor != "" {
+		after, err := DecodeCursor(req.Cursor, bind...)
+		if err != nil {
+			return nil, "", err
+		}
+		q.After = after
+		q.Organizations = slices.DeleteFunc(slices.Clone(orgs), func(o string) bool { return o < after.Org })
+	}
+	if len(q.Organizations) == 0 {
+		return []*Credential{}, "", nil
+	}
+	page, err := s.Store.ListCredentials(ctx, q)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if page.Next != nil {
+		next = EncodeCursor(*page.Next, bind...)
+	}
+	return page.Items, next, nil
+}
+
+// Update changes the fields the input names, checking the keys with the
+// provider again when keys, endpoint, region or CA change. ifMatch, when not
+// nil, is the version the caller last saw. It returns ENotFound, EForbidden,
+// EInvalid, ELocked, ENameTaken, EPrecondition, EInvalidCredentials,
+// EUnreachable, EEndpointNotAllowed or EUnavailable.
+func (s *Service) Update(ctx context.Context, caller Caller, id string, in PatchInput, ifMatch *int64) (*Credential, error) {
+	if err := caller.requireWrite(); err != nil {
+		return nil, err
+	}
+	if !ValidID(id) {
+		return nil, notFound(id)
+	}
+	for attempt := 0; ; attempt++ {
+		c, err := s.update(ctx, caller, id, in, ifMatch)
+		if ErrorCode(err) != EPrecondition || ifMatch != nil || attempt >= 4 {
+			return c, err
+		}
+	}
+}
+
+func (s *Service) update(ctx context.Context, caller Caller, id string, in PatchInput, ifMatch *int64) (*Credential, error) {
+	old, err := s.Store.GetCredential(ctx, id, caller.Organizations)
+	if err != nil {
+		return nil, err
+	}
+	if ifMatch != nil && *ifMatch != old.Version {
+		return nil, Errorf(EPrecondition, "The credential changed since version %d; it is at version %d now.", *ifMatch, old.Version)
+	}
+	if err := in.Validate(old); err != nil {
+		return nil, err
+	}
+	if old.IsLocked {
+		return nil, Errorf(ELocked, "The credential is locked; unlock it to change it.")
+	}
+	c := *old
+	c.Projects = slices.Clone(old.Projects)
+	var fields []string
+	set := func(field string, dst *string, v *string) {
+		if v != nil && *v != *dst {
+			*dst = *v
+			fields = append(fields, field)
+		}
+	}
+	if in.Name != nil {
+		name := NormalizeName(*in.Name)
+		set("s3Name", &c.Name, &name)
+	}
+	set("s3AccessKeyId", &c.AccessKeyID, in.AccessKeyID)
+	set("s3Endpoint", &c.Endpoint, in.Endpoint)
+	set("s3Region", &c.Region, in.Region)
+	if in.CACertificate.Set && deref(in.CACertificate.Value) != deref(old.CACertificate) {
+		c.CACertificate = in.CACertificate.Value
+		fields = append(fields, "s3CaCertificate")
+	}
+	if in.SecretKey != nil {
+		fields = append(fields, "s3SecretKey")
+	}
+	if len(fields) == 0 {
+		return old, nil
+	}
+	recheck := slices.ContainsFunc(fields, func(f string) bool { return f != "s3Name" })
+	if recheck {
+		secret := deref(in.SecretKey)
+		if in.SecretKey == nil {
+			if secret, err = s.Secrets.GetSecret(ctx, id, old.SecretVersion); err != nil {
+				return nil, Unavailable(fmt.Errorf("read secret of %s: %w", id, err))
+			}
+		}
+		if c.Health, err = s.checkKeys(ctx, Keys{AccessKeyID: c.AccessKeyID, SecretKey: secret,
+			Endpoint: c.Endpoint, Region: c.Region, CACertificate: deref(c.CACertificate)}); err != nil {
+			return nil, err
+		}
+	}
+	if in.SecretKey != nil {
+		if c.SecretVersion, err = s.Secrets.PutSecret(ctx, id, *in.SecretKey); err != nil {
+			return nil, Unavailable(fmt.Errorf("put secret of %s: %w", id, err))
+		}
+	}
+	e := s.entry(caller, ActionUpdated, fields...)
+	c.Version = old.Version + 1
+	c.LastModified, c.LastModifiedBy = e.At, e.By
+	if err := s.Store.UpdateCredential(ctx, old, &c, e); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Delete deletes an unlocked credential without projects, metadata first,
+// then its secret. A secret left behind by a failure is removed by the
+// orphan sweep. It returns ENotFound, EForbidden, ELocked or EInUse.
+func (s *Service) Delete(ctx context.Context, caller Caller, id string) error {
+	if err := caller.requireWrite(); err != nil {
+		return err
+	}
+	if !ValidID(id) {
+		return notFound(id)
+	}
+	if _, err := s.Store.DeleteCredential(ctx, id, caller.Organizations); err != nil {
+		return err
+	}
+	if err := s.Secrets.DeleteSecret(context.WithoutCancel(ctx), id); err != nil {
+		s.logger().ErrorContext(ctx, "delete secret after metadata; the orphan sweep will retry",
+			"credentialId", id, "error", err)
+	}
+	return nil
+}
+
+// SetLocked locks or unlocks a credential. It returns ENotFound, EForbidden,
+// EAlreadyLocked or EAlreadyUnlocked.
+func (s *Service) SetLocked(ctx context.Context, caller Caller, id string, locked bool) (*Credential, error) {
+	if err := caller.requireWrite(); err != nil {
+		return nil, err
+	}
+	if !ValidID(id) {
+		return nil, notFound(id)
+	}
+	action := ActionUnlocked
+	if locked {
+		action = ActionLocked
+	}
+	return s.Store.SetLocked(ctx, id, caller.Organizations, locked, s.entry(caller, action, "isLocked"))
+}
+
+// MakeDefault makes a credential its organization's default. It returns
+// ENotFound, EForbidden or ELocked.
+func (s *Service) MakeDefault(ctx context.Context, caller Caller, id string) (*Credential, error) {
+	if err := caller.requireWrite(); err != nil {
+		return nil, err
+	}
+	if !ValidID(id) {
+		return nil, notFound(id)
+	}
+	return s.Store.MakeDefault(ctx, id, caller.Organizations, s.entry(caller, ActionMadeDefault, "isDefault"))
+}
+
+// AssociateProject enables a project's backup with a credential. It returns
+// ENotFound, EForbidden, EInvalid or ELocked.
+func (s *Service) AssociateProject(ctx context.Context, caller Caller, id, projectID string, in ProjectInput) (*Credential, error) {
+	if err := caller.requireWrite(); err != nil {
+		return nil, err
+	}
+	if !ValidID(id) {
+		return nil, notFound(id)
+	}
+	if err := in.Validate(projectID); err != nil {
+		return nil, err
+	}
+	p := Project{ID: projectID, Name: strings.TrimSpace(in.Name)}
+	return s.Store.AssociateProject(ctx, id, caller.Organizations, p, s.entry(caller, ActionProjectAssociated, "projects"))
+}
+
+// DissociateProject disables a project's backup with a credential. It
+// returns ENotFound or EForbidden.
+func (s *Service) DissociateProject(ctx context.Context, caller Caller, id, projectID string) error {
+	if err := caller.requireWrite(); err != nil {
+		return err
+	}
+	if !ValidID(id) {
+		return notFound(id)
+	}
+	if !ValidProjectID(projectID) {
+		return Errorf(ENotFound, "Project %q is not associated with this credential.", truncate(projectID, 64))
+	}
+	return s.Store.DissociateProject(ctx, id, caller.Organizations, projectID, s.entry(caller, ActionProjectDissociated, "projects"))
+}
+
+// Check checks a credential's stored keys now and records the result. An
+// invalid or unreachable result is recorded, not returned as an error. It
+// returns ENotFound, EForbidden or EUnavailable.
+func (s *Service) Check(ctx context.Context, caller Caller, id string) (*Credential, error) {
+	if err := caller.requireWrite(); err != nil {
+		return nil, err
+	}
+	if !ValidID(id) {
+		return nil, notFound(id)
+	}
+	c, err := s.Store.GetCredential(ctx, id, caller.Organizations)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.CheckHealth(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.RecordHealth(ctx, id, h)
+}
+
+// CheckHealth asks the provider about a stored credential and returns the
+// health to record. A missing secret is recorded as invalid.
+func (s *Service) CheckHealth(ctx context.Context, c *Credential) (Health, error) {
+	at := s.now()
+	secret, err := s.Secrets.GetSecret(ctx, c.ID, c.SecretVersion)
+	switch {
+	case ErrorCode(err) == ENotFound:
+		return Health{Status: HealthInvalid, CheckedAt: &at,
+			Message: "The secret key of this credential is missing from the vault; enter the keys again."}, nil
+	case err != nil:
+		return Health{}, Unavailable(fmt.Errorf("read secret of %s: %w", c.ID, err))
+	}
+	r, err := s.Checker.Check(ctx, Keys{AccessKeyID: c.AccessKeyID, SecretKey: secret,
+		Endpoint: c.Endpoint, Region: c.Region, CACertificate: deref(c.CACertificate)})
+	if err != nil {
+		if ErrorCode(err) != EEndpointNotAllowed {
+			return Health{}, err
+		}
+		r = CheckResult{Status: HealthUnreachable, Message: ErrorMessage(err)}
+	}
+	return Health{Status: r.Status, CheckedAt: &at, Message: r.Message}, nil
+}
+
+// Validate checks keys with the provider without storing anything. It
+// returns the provider's message, or EForbidden, EInvalid,
+// EInvalidCredentials, EUnreachable or EEndpointNotAllowed.
+func (s *Service) Validate(ctx context.Context, caller Caller, in KeysInput) (string, error) {
+	if err := caller.requireWrite(); err != nil {
+		return "", err
+	}
+	if err := in.Validate(); err != nil {
+		return "", err
+	}
+	h, err := s.checkKeys(ctx, Keys{AccessKeyID: in.AccessKeyID, SecretKey: in.SecretKey,
+		Endpoint: in.Endpoint, Region: in.Region, CACertificate: deref(in.CACertificate)})
+	return h.Message, err
+}
+
+// History returns a page of a credential's history, newest first, and the
+// cursor of the next page. It returns ENotFound or EInvalid.
+func (s *Service) History(ctx context.Context, caller Caller, id string, limit int, cursor string) ([]HistoryEntry, string, error) {
+	if !ValidID(id) {
+		return nil, "", notFound(id)
+	}
+	switch {
+	case limit == 0:
+		limit = LimitDefault
+	case limit < 1 || limit > LimitMax:
+		return nil, "", &Error{Code: EInvalid, Message: "The request is not valid.",
+			Fields: []FieldError{{Field: "limit", Message: fmt.Sprintf("must be between 1 and %d", LimitMax)}}}
+	}
+	bind := []string{"history", caller.UserID, id}
+	start := 0
+	if cursor != "" {
+		p, err := DecodeCursor(cursor, bind...)
+		if err != nil {
+			return nil, "", err
+		}
+		if _, err := fmt.Sscanf(p.Key, "%d", &start); err != nil || start < 0 {
+			return nil, "", Errorf(EInvalid, "The cursor is not valid for this query.")
+		}
+	}
+	all, err := s.Store.History(ctx, id, caller.Organizations)
+	if err != nil {
+		return nil, "", err
+	}
+	slices.Reverse(all)
+	start = min(start, len(all))
+	end := min(start+limit, len(all))
+	next := ""
+	if end < len(all) {
+		next = EncodeCursor(Position{Key: fmt.Sprint(end)}, bind...)
+	}
+	return all[start:end], next, nil
+}
+
+// Organizations summarizes the caller's organizations.
+func (s *Service) Organizations(ctx context.Context, caller Caller) ([]Organization, error) {
+	orgs := slices.Compact(slices.Sorted(slices.Values(caller.Organizations)))
+	if len(orgs) == 0 {
+		return []Organization{}, nil
+	}
+	return s.Store.Organizations(ctx, orgs)
+}

@@ -1,0 +1,81 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/acme/backup-credentials/shared/backup"
+)
+
+// MaxBody is the largest request body accepted.
+const MaxBody = 64 << 10
+
+func invalid(field, format string, args ...any) error {
+	return &backup.Error{Code: backup.EInvalid, Message: "The request body is not valid.",
+		Fields: []backup.FieldError{{Field: field, Message: fmt.Sprintf(format, args...)}}}
+}
+
+// decode reads a JSON object body into v: at most MaxBody bytes, valid
+// UTF-8, no unknown fields, nothing after the object.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return backup.Errorf(backup.ETooLarge, "The body is larger than %d KiB.", MaxBody>>10)
+	case err != nil:
+		return invalid("body", "could not be read")
+	case !utf8.Valid(body):
+		return invalid("body", "is not valid UTF-8")
+	case !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")):
+		return invalid("body", "must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return invalid("body", "must hold one JSON object and nothing after it")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "body"
+		}
+		return invalid(field, "must be a JSON %s", jsonType(typeErr.Type.Kind().String()))
+	case errors.As(err, &syntaxErr):
+		return invalid("body", "is not valid JSON (at byte %d)", syntaxErr.Offset)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return invalid(name, "is not a field of this request")
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return invalid("body", "is not complete JSON")
+	}
+	return invalid("body", "is not valid JSON")
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string", "ptr", "struct":
+		return "string"
+	case "int", "int64", "int32":
+		return "number"
+	case "bool":
+		return "boolean"
+	}
+	return kind
+}

@@ -1,0 +1,39 @@
+package inmem
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	miniserver "github.com/truora/minidyn/server"
+
+	"github.com/acme/backup-credentials/shared/dynamo"
+)
+
+// handlerTransport serves requests with an in-process handler, no socket.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+// DynamoDB returns a DynamoDB client on an in-process emulator (minidyn)
+// that holds the table, created, so the same store code runs with nothing
+// else started.
+func DynamoDB(ctx context.Context, table string) (*dynamodb.Client, error) {
+	client := dynamodb.New(dynamodb.Options{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+		BaseEndpoint: aws.String("http://minidyn.local"),
+		HTTPClient:   &http.Client{Transport: handlerTransport{miniserver.NewServer()}},
+	})
+	if err := dynamo.CreateTable(ctx, client, table); err != nil {
+		return nil, err
+	}
+	return client, nil
+}

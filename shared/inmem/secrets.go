@@ -1,0 +1,90 @@
+// Package inmem provides in-process stand-ins for AWS services, used by the
+// local API so that it runs with nothing else started.
+package inmem
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"sync"
+
+	"github.com/acme/backup-credentials/shared/backup"
+)
+
+// SecretStore is a backup.SecretStore in memory, versioned like Secrets
+// Manager.
+type SecretStore struct {
+	mu       sync.Mutex
+	versions map[string]map[string]string
+	current  map[string]string
+}
+
+var _ backup.SecretStore = (*SecretStore)(nil)
+
+// NewSecretStore returns an empty SecretStore.
+func NewSecretStore() *SecretStore {
+	return &SecretStore{versions: map[string]map[string]string{}, current: map[string]string{}}
+}
+
+func version() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// CreateSecret stores the first version of a secret.
+func (m *SecretStore) CreateSecret(_ context.Context, id, _, secretKey string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.versions[id]; ok {
+		return "", backup.Errorf(backup.EInternal, "secret %s exists", id)
+	}
+	v := version()
+	m.versions[id] = map[string]string{v: secretKey}
+	m.current[id] = v
+	return v, nil
+}
+
+// PutSecret stores a new version of a secret.
+func (m *SecretStore) PutSecret(_ context.Context, id, secretKey string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.versions[id]; !ok {
+		return "", backup.Errorf(backup.ENotFound, "The secret of credential %s is missing.", id)
+	}
+	v := version()
+	m.versions[id][v] = secretKey
+	m.current[id] = v
+	return v, nil
+}
+
+// GetSecret returns a version of a secret, the current one when version is
+// empty.
+func (m *SecretStore) GetSecret(_ context.Context, id, version string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if version == "" {
+		version = m.current[id]
+	}
+	s, ok := m.versions[id][version]
+	if !ok {
+		return "", backup.Errorf(backup.ENotFound, "The secret of credential %s is missing.", id)
+	}
+	return s, nil
+}
+
+// DeleteSecret deletes a secret and all its versions.
+func (m *SecretStore) DeleteSecret(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.versions, id)
+	delete(m.current, id)
+	return nil
+}
+
+// Len returns how many secrets are stored.
+func (m *SecretStore) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.versions)
+}

@@ -1,0 +1,258 @@
+package provider
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/acme/backup-credentials/shared/backup"
+)
+
+// DefaultTimeout bounds one check when Checker.Timeout is zero.
+const DefaultTimeout = 5 * time.Second
+
+// Checker is a backup.Checker against real S3 providers.
+type Checker struct {
+	Guard Guard
+	// Timeout bounds a whole check, retries included.
+	Timeout time.Duration
+	// STSEndpoint, when set, replaces AWS's regional STS endpoint (for an
+	// emulator).
+	STSEndpoint string
+	// Resolver looks up endpoint names; nil means net.DefaultResolver.
+	Resolver Resolver
+	// MaxAttempts bounds the tries of a throttled request; zero means 3.
+	MaxAttempts int
+}
+
+var _ backup.Checker = (*Checker)(nil)
+
+// Outcome messages, one per thing a person can do about it.
+const (
+	msgValidSTS      = "The keys are valid (AWS account %s)."
+	msgValidS3       = "The keys are valid; the endpoint lists buckets with them."
+	msgAccessDenied  = "The keys are valid, but they may not list buckets (AccessDenied); backups work if they may write to the backup bucket."
+	msgInvalid       = "Invalid S3 credentials: the provider does not accept these keys (%s)."
+	msgThrottled     = "The provider is throttling requests and did not answer after %d tries; try again later."
+	msgTimeout       = "The endpoint did not answer within %s."
+	msgRefused       = "The endpoint refused the connection; check its host and port."
+	msgNoHost        = "The endpoint's host name does not resolve; check its spelling."
+	msgTLS           = "The endpoint's TLS certificate is not trusted; add its CA as s3CaCertificate or fix the certificate."
+	msgNotS3         = "The endpoint did not answer as S3 does (HTTP %d); check the URL."
+	msgRedirect      = "The endpoint answered with a redirect (HTTP %d), which is not followed; use the endpoint it points to."
+	msgUnreachable   = "The endpoint could not be reached."
+	msgPlainNotAllow = "Plain http:// is allowed only for hosts in BACKUP_ENDPOINT_ALLOW_CIDRS; use https://."
+)
+
+// invalidCodes are the provider's ways of saying the keys are not accepted.
+var invalidCodes = map[string]bool{
+	"InvalidClientTokenId": true, "InvalidAccessKeyId": true, "SignatureDoesNotMatch": true,
+	"ExpiredToken": true, "RequestExpired": true, "AuthFailure": true, "InvalidToken": true,
+	"UnrecognizedClientException": true, "TokenRefreshRequired": true, "InvalidSecurity": true,
+	"IncompleteSignature": true, "ExpiredTokenException": true, "AccountProblem": true,
+}
+
+var throttleCodes = map[string]bool{
+	"Throttling": true, "ThrottlingException": true, "SlowDown": true, "RequestLimitExceeded": true,
+	"TooManyRequestsException": true, "RequestThrottled": true, "ThrottledException": true,
+}
+
+// IsAWS reports whether an endpoint is AWS S3 itself, checked through STS.
+func IsAWS(u *url.URL) bool {
+	h := strings.ToLower(u.Hostname())
+	return strings.HasSuffix(h, ".amazonaws.com") || strings.HasSuffix(h, ".amazonaws.com.cn")
+}
+
+// Check asks the provider about the keys.
+func (c *Checker) Check(ctx context.Context, k backup.Keys) (backup.CheckResult, error) {
+	u, err := backup.ParseEndpoint(k.Endpoint)
+	if err != nil {
+		return backup.CheckResult{}, backup.Errorf(backup.EInvalid, "s3Endpoint %s", err)
+	}
+	plain := u.Scheme == "http"
+	if a, ok := literalIP(u.Hostname()); ok {
+		if why := c.Guard.why(a, plain); why != "" {
+			return backup.CheckResult{}, notAllowed(&refusedError{host: u.Hostname(), why: why})
+		}
+	}
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	aws := IsAWS(u)
+	client, err := c.httpClient(k.CACertificate, plain && !aws)
+	if err != nil {
+		return backup.CheckResult{}, err
+	}
+	if aws {
+		err = c.callSTS(ctx, client, k)
+	} else {
+		err = c.listBuckets(ctx, client, k)
+	}
+	return c.classify(ctx, err, timeout)
+}
+
+func (c *Checker) httpClient(caPEM string, plain bool) (*http.Client, error) {
+	roots, err := x509.SystemCertPool()
+	if err != nil || roots == nil {
+		roots = x509.NewCertPool()
+	}
+	if caPEM != "" && !roots.AppendCertsFromPEM([]byte(caPEM)) {
+		return nil, backup.Errorf(backup.EInvalid, "s3CaCertificate holds no usable certificate")
+	}
+	resolver := c.Resolver
+	if resolver == nil {
+		resolver = net.DefaultResolver
+	}
+	d := &dialer{guard: c.Guard, plain: plain, resolver: resolver}
+	return &http.Client{
+		Transport: &http.Transport{
+			DialContext:           d.DialContext,
+			TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+			TLSHandshakeTimeout:   c.Timeout,
+			ResponseHeaderTimeout: c.Timeout,
+			DisableKeepAlives:     true,
+			Proxy:                 nil,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}, nil
+}
+
+func (c *Checker) retryer() aws.Retryer {
+	attempts := c.MaxAttempts
+	if attempts <= 0 {
+		attempts = 3
+	}
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = attempts
+		o.MaxBackoff = time.Second
+	})
+}
+
+func (c *Checker) callSTS(ctx context.Context, client *http.Client, k backup.Keys) error {
+	opts := sts.Options{
+		Region:      k.Region,
+		Credentials: credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretKey, ""),
+		HTTPClient:  client,
+		Retryer:     c.retryer(),
+	}
+	if c.STSEndpoint != "" {
+		opts.BaseEndpoint = aws.String(c.STSEndpoint)
+	}
+	out, err := sts.New(opts).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err == nil {
+		return &validError{msg: fmt.Sprintf(msgValidSTS, aws.ToString(out.Account))}
+	}
+	return err
+}
+
+func (c *Checker) listBuckets(ctx context.Context, client *http.Client, k backup.Keys) error {
+	cl := s3.New(s3.Options{
+		Region:       k.Region,
+		Credentials:  credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretKey, ""),
+		HTTPClient:   client,
+		Retryer:      c.retryer(),
+		BaseEndpoint: aws.String(k.Endpoint),
+		UsePathStyle: true,
+	})
+	_, err := cl.ListBuckets(ctx, &s3.ListBucketsInput{MaxBuckets: aws.Int32(1)})
+	if err == nil {
+		return &validError{msg: msgValidS3}
+	}
+	return err
+}
+
+// validError carries the message of a successful check through classify.
+type validError struct{ msg string }
+
+func (v *validError) Error() string { return v.msg }
+
+// classify turns the outcome of a call into a result. The provider's raw
+// answer never reaches the caller; only its error code does.
+func (c *Checker) classify(ctx context.Context, err error, timeout time.Duration) (backup.CheckResult, error) {
+	var (
+		valid    *validError
+		refused  *refusedError
+		api      smithy.APIError
+		resp     *smithyhttp.ResponseError
+		dnsErr   *net.DNSError
+		certErr  *tls.CertificateVerificationError
+		unknownA x509.UnknownAuthorityError
+		hostErr  x509.HostnameError
+		netErr   net.Error
+	)
+	unreachable := func(msg string) (backup.CheckResult, error) {
+		return backup.CheckResult{Status: backup.HealthUnreachable, Message: msg}, nil
+	}
+	switch {
+	case errors.As(err, &valid):
+		return backup.CheckResult{Status: backup.HealthHealthy, Message: valid.msg}, nil
+	case errors.As(err, &refused):
+		return backup.CheckResult{}, notAllowed(refused)
+	case errors.As(err, &api):
+		code := api.ErrorCode()
+		switch {
+		case code == "AccessDenied" || code == "AllAccessDisabled":
+			return backup.CheckResult{Status: backup.HealthHealthy, Message: msgAccessDenied}, nil
+		case invalidCodes[code]:
+			return backup.CheckResult{Status: backup.HealthInvalid, Message: fmt.Sprintf(msgInvalid, code)}, nil
+		case throttleCodes[code]:
+			return unreachable(fmt.Sprintf(msgThrottled, max(c.MaxAttempts, 3)))
+		}
+		status := 0
+		if errors.As(err, &resp) {
+			status = resp.HTTPStatusCode()
+		}
+		switch {
+		case status >= 300 && status < 400:
+			return unreachable(fmt.Sprintf(msgRedirect, status))
+		case status == http.StatusForbidden || status == http.StatusUnauthorized:
+			return backup.CheckResult{Status: backup.HealthInvalid, Message: fmt.Sprintf(msgInvalid, "HTTP "+fmt.Sprint(status))}, nil
+		case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
+			return unreachable(fmt.Sprintf(msgThrottled, max(c.MaxAttempts, 3)))
+		}
+		return unreachable(fmt.Sprintf(msgNotS3, status))
+	case errors.As(err, &resp) && resp.HTTPStatusCode() >= 300 && resp.HTTPStatusCode() < 400:
+		return unreachable(fmt.Sprintf(msgRedirect, resp.HTTPStatusCode()))
+	case errors.As(err, &dnsErr):
+		return unreachable(msgNoHost)
+	case errors.As(err, &certErr) || errors.As(err, &unknownA) || errors.As(err, &hostErr):
+		return unreachable(msgTLS)
+	case errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil || (errors.As(err, &netErr) && netErr.Timeout()):
+		return unreachable(fmt.Sprintf(msgTimeout, timeout))
+	case isConnRefused(err):
+		return unreachable(msgRefused)
+	case err != nil:
+		return unreachable(msgUnreachable)
+	}
+	return backup.CheckResult{}, fmt.Errorf("check: no outcome")
+}
+
+func isConnRefused(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+func notAllowed(r *refusedError) error {
+	if strings.Contains(r.why, "http://") {
+		return backup.Errorf(backup.EEndpointNotAllowed, "%s", msgPlainNotAllow)
+	}
+	return backup.Errorf(backup.EEndpointNotAllowed, "The endpoint may not be used: %s.", r.Error())
+}
