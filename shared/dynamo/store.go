@@ -351,12 +351,11 @@ func (st *Store) MakeDefault(ctx context.Context, id string, orgs []string, e ba
 			return backup.Errorf(backup.ELocked, "The credential is locked; unlock it to make it the default.")
 		}
 		prev := getS(orgItems["ORG#"+c.OrganizationID], "defaultCredentialId")
-		values := changeValues(e, item{":v": n(c.Version), ":true": b(true), ":id": s(id)})
+		values := changeValues(e, item{":v": n(c.Version), ":true": b(true)})
 		credUpdate := "SET #isDefault = :true, " + changeExpr
-		orgCond := "attribute_not_exists(#defaultCredentialId)"
+		orgCond, orgValues := "attribute_not_exists(#defaultCredentialId) OR #defaultCredentialId = :none", item{":id": s(id), ":none": s("")}
 		if prev != "" {
-			orgCond = "#defaultCredentialId = :prev"
-			values[":prev"] = s(prev)
+			orgCond, orgValues = "#defaultCredentialId = :prev", item{":id": s(id), ":prev": s(prev)}
 		}
 		items := []types.TransactWriteItem{
 			{Update: &types.Update{TableName: st.table, Key: credKey(id),
@@ -365,7 +364,7 @@ func (st *Store) MakeDefault(ctx context.Context, id string, orgs []string, e ba
 			{Update: &types.Update{TableName: st.table, Key: orgKey(c.OrganizationID),
 				UpdateExpression: aws.String("SET #defaultCredentialId = :id"), ConditionExpression: aws.String(orgCond),
 				ExpressionAttributeNames:  exprNames([]string{"#defaultCredentialId"}, nil),
-				ExpressionAttributeValues: onlyValues(values, ":id", ":prev")}},
+				ExpressionAttributeValues: orgValues}},
 		}
 		if prev != "" && prev != id {
 			pe := backup.HistoryEntry{At: e.At, By: e.By, Action: backup.ActionUpdated, Fields: []string{"isDefault"}}
@@ -383,17 +382,6 @@ func (st *Store) MakeDefault(ctx context.Context, id string, orgs []string, e ba
 		return nil
 	})
 	return result, err
-}
-
-// onlyValues returns the listed placeholders of values that are set.
-func onlyValues(values item, keys ...string) item {
-	out := item{}
-	for _, k := range keys {
-		if v, ok := values[k]; ok {
-			out[k] = v
-		}
-	}
-	return out
 }
 
 // AssociateProject gives a project to a credential in one transaction with
@@ -508,10 +496,12 @@ func (st *Store) UpdateCredential(ctx context.Context, old, c *backup.Credential
 		values[":"+k] = v
 	}
 	slices.Sort(sets)
-	update := "SET " + strings.Join(sets, ", ") + ", #history = list_append(#history, :entry)"
 	if c.CACertificate == nil {
-		update += " REMOVE #s3CaCertificate"
+		// NULL rather than REMOVE, for the same reason as in DeleteCredential.
+		sets = append(sets, "#s3CaCertificate = :noCA")
+		values[":noCA"] = &types.AttributeValueMemberNULL{Value: true}
 	}
+	update := "SET " + strings.Join(sets, ", ") + ", #history = list_append(#history, :entry)"
 	cond := "attribute_exists(PK) AND #version = :v AND #isLocked = :false"
 	items := []types.TransactWriteItem{{Update: &types.Update{TableName: st.table, Key: credKey(c.ID),
 		UpdateExpression: aws.String(update), ConditionExpression: aws.String(cond),
@@ -569,11 +559,13 @@ func (st *Store) DeleteCredential(ctx context.Context, id string, orgs []string)
 		case getN(it, "projectCount") > 0 || len(c.Projects) > 0:
 			return backup.Errorf(backup.EInUse, "The credential is used by %d project(s); move or dissociate them first.", len(c.Projects))
 		}
-		orgUpdate, orgCond, orgValues := "ADD #credentialCount :minus", "", item{":minus": n(-1)}
+		orgUpdate, orgCond, orgValues := "SET #credentialCount = #credentialCount + :minus", "", item{":minus": n(-1)}
 		if c.IsDefault {
-			orgUpdate += " REMOVE #defaultCredentialId"
+			// An empty string, not REMOVE: top-level REMOVE is lost by the
+			// in-process emulator, and "" reads as "no default" everywhere.
+			orgUpdate += ", #defaultCredentialId = :none"
 			orgCond = "#defaultCredentialId = :id"
-			orgValues[":id"] = s(id)
+			orgValues[":id"], orgValues[":none"] = s(id), s("")
 		}
 		orgItem := &types.Update{TableName: st.table, Key: orgKey(c.OrganizationID), UpdateExpression: aws.String(orgUpdate),
 			ExpressionAttributeNames: exprNames([]string{orgUpdate}, nil), ExpressionAttributeValues: orgValues}

@@ -1,0 +1,317 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/acme/backup-credentials/shared/backup"
+	"github.com/acme/backup-credentials/shared/callcount"
+	"github.com/acme/backup-credentials/shared/dynamo"
+	"github.com/acme/backup-credentials/shared/httpapi"
+	"github.com/acme/backup-credentials/shared/inmem"
+	"github.com/acme/backup-credentials/shared/internal/mototest"
+	"github.com/acme/backup-credentials/shared/secrets"
+)
+
+var (
+	moto *mototest.Server
+	// logs captures every log line of the suite, searched for secrets.
+	logs safeBuffer
+	// responses captures every response body of the suite, searched for
+	// secrets and checked against the OpenAPI document.
+	recorded recorder
+)
+
+type safeBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *safeBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *safeBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestMain(m *testing.M) {
+	var err error
+	if moto, err = mototest.Start(); err != nil {
+		log.Printf("moto_server is required for these tests: %v", err)
+		os.Exit(1)
+	}
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	code := m.Run()
+	moto.Stop()
+	os.Exit(code)
+}
+
+// backends are the storage the suite runs on: the local API's in-process
+// default and moto's DynamoDB and Secrets Manager.
+var backends = []string{"local", "moto"}
+
+const jwtSecret = "test-secret"
+
+// env is one API with fresh storage.
+type env struct {
+	t       *testing.T
+	url     string
+	calls   *callcount.Counter
+	checker *fakeChecker
+	secrets backup.SecretStore
+	store   *dynamo.Store
+	ddb     *dynamodb.Client
+	table   string
+}
+
+var tableSeq atomic.Int64
+
+func newEnv(t *testing.T, backend string) *env {
+	t.Helper()
+	ctx := context.Background()
+	e := &env{t: t, calls: &callcount.Counter{}, checker: &fakeChecker{}}
+	e.table = fmt.Sprintf("t%d-%d", time.Now().UnixNano(), tableSeq.Add(1))
+	opts := func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, e.calls.Middleware) }
+	switch backend {
+	case "local":
+		ddb, err := inmem.DynamoDB(ctx, e.table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.ddb = dynamodb.New(ddb.Options(), opts)
+		e.secrets = &countingSecrets{SecretStore: inmem.NewSecretStore(), calls: e.calls}
+	case "moto":
+		cfg := moto.Config()
+		cfg.APIOptions = []func(*middleware.Stack) error{e.calls.Middleware}
+		e.ddb = dynamodb.NewFromConfig(cfg)
+		if err := dynamo.CreateTable(ctx, e.ddb, e.table); err != nil {
+			t.Fatal(err)
+		}
+		e.secrets = secrets.New(secretsmanager.NewFromConfig(cfg), "backup-credentials/"+e.table+"/")
+	}
+	e.store = dynamo.New(e.ddb, e.table)
+	svc := &backup.Service{Store: e.store, Secrets: e.secrets, Checker: e.checker, IdempotencyWait: 3 * time.Second}
+	api := &httpapi.API{Service: svc, Auth: httpapi.LocalAuth{Secret: []byte(jwtSecret), Claims: httpapi.DefaultClaims}}
+	srv := httptest.NewServer(api.Handler())
+	t.Cleanup(srv.Close)
+	e.url = srv.URL
+	e.calls.Take()
+	return e
+}
+
+// countingSecrets counts the in-process secret store's calls the way the SDK
+// middleware counts Secrets Manager's.
+type countingSecrets struct {
+	backup.SecretStore
+	calls *callcount.Counter
+}
+
+func (c *countingSecrets) CreateSecret(ctx context.Context, id, org, key string) (string, error) {
+	c.calls.Add("Secrets Manager.CreateSecret")
+	return c.SecretStore.CreateSecret(ctx, id, org, key)
+}
+
+func (c *countingSecrets) PutSecret(ctx context.Context, id, key string) (string, error) {
+	c.calls.Add("Secrets Manager.PutSecretValue")
+	return c.SecretStore.PutSecret(ctx, id, key)
+}
+
+func (c *countingSecrets) GetSecret(ctx context.Context, id, v string) (string, error) {
+	c.calls.Add("Secrets Manager.GetSecretValue")
+	return c.SecretStore.GetSecret(ctx, id, v)
+}
+
+func (c *countingSecrets) DeleteSecret(ctx context.Context, id string) error {
+	c.calls.Add("Secrets Manager.DeleteSecret")
+	return c.SecretStore.DeleteSecret(ctx, id)
+}
+
+// fakeChecker accepts keys unless the secret is "wrong-secret" or the
+// endpoint's host starts with "down.". It counts its calls.
+type fakeChecker struct{ calls atomic.Int64 }
+
+func (f *fakeChecker) Check(_ context.Context, k backup.Keys) (backup.CheckResult, error) {
+	f.calls.Add(1)
+	switch {
+	case strings.HasPrefix(k.SecretKey, "wrong-"):
+		return backup.CheckResult{Status: backup.HealthInvalid, Message: "Invalid S3 credentials: the provider does not accept these keys (SignatureDoesNotMatch)."}, nil
+	case strings.Contains(k.Endpoint, "://down."):
+		return backup.CheckResult{Status: backup.HealthUnreachable, Message: "The endpoint refused the connection; check its host and port."}, nil
+	}
+	return backup.CheckResult{Status: backup.HealthHealthy, Message: "The keys are valid."}, nil
+}
+
+// caller is who a request is made as.
+type caller struct {
+	sub, role string
+	orgs      []string
+}
+
+var (
+	partner = caller{"u-partner", "partner", []string{"org-1", "org-2"}}
+	manager = caller{"u-manager", "manager", []string{"org-1"}}
+	reader  = caller{"u-reader", "user", []string{"org-1"}}
+	other   = caller{"u-other", "partner", []string{"org-9"}}
+)
+
+func (c caller) token(t *testing.T) string {
+	tok, err := httpapi.LocalToken([]byte(jwtSecret), c.sub, "Name of "+c.sub, c.role, c.orgs, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// response is an answer as a test sees it.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body %q: %v", r.body, err)
+	}
+	return m
+}
+
+func (r response) code() string {
+	var p struct{ Code string }
+	_ = json.Unmarshal(r.body, &p)
+	return p.Code
+}
+
+// do sends a request as c (no token when c.sub is ""), with headers as
+// name, value pairs.
+func (e *env) do(c caller, method, path string, body any, headers ...string) response {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, e.url+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if c.sub != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token(e.t))
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := response{status: resp.StatusCode, header: resp.Header, body: raw}
+	recorded.add(method, path, r)
+	return r
+}
+
+// must is do, failing the test unless the status is want.
+func (e *env) must(want int, c caller, method, path string, body any, headers ...string) response {
+	e.t.Helper()
+	r := e.do(c, method, path, body, headers...)
+	if r.status != want {
+		e.t.Fatalf("%s %s: status %d, want %d; body %s", method, path, r.status, want, r.body)
+	}
+	return r
+}
+
+var secretSeq atomic.Int64
+
+// newSecret returns a secret key unique to the suite, remembered so the
+// suite can look for it in every log line and response.
+func newSecret() string {
+	s := fmt.Sprintf("sEcReT/%d+%d", time.Now().UnixNano(), secretSeq.Add(1))
+	usedSecrets.Store(s, true)
+	return s
+}
+
+var usedSecrets sync.Map
+
+func createBody(org, name string) map[string]any {
+	return map[string]any{
+		"organizationId": org, "s3Name": name, "s3AccessKeyId": "AKIA" + strings.ToUpper(strings.ReplaceAll(name, " ", "")),
+		"s3SecretKey": newSecret(), "s3Endpoint": "https://s3.eu-central-1.amazonaws.com", "s3Region": "eu-central-1",
+	}
+}
+
+// create creates a credential as partner and returns its ID.
+func (e *env) create(org, name string) string {
+	e.t.Helper()
+	r := e.must(201, partner, "POST", "/v1/backup-credentials", createBody(org, name))
+	return r.json(e.t)["id"].(string)
+}
+
+// recorder keeps every response for the OpenAPI check.
+type recorder struct {
+	mu    sync.Mutex
+	items []recordedResponse
+}
+
+type recordedResponse struct {
+	method, path string
+	response
+}
+
+func (r *recorder) add(method, path string, resp response) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.items = append(r.items, recordedResponse{method, path, resp})
+}
+
+func (r *recorder) all() []recordedResponse {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]recordedResponse(nil), r.items...)
+}
+
+// forBackends runs a test on each backend.
+func forBackends(t *testing.T, test func(t *testing.T, e *env)) {
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) { test(t, newEnv(t, b)) })
+	}
+}
+
+var _ = aws.String
+
+func dumpLogs(t *testing.T) { t.Log(logs.String()) }

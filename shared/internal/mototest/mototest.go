@@ -1,0 +1,138 @@
+// Package mototest starts moto_server for tests, so that everything that
+// depends on DynamoDB, Secrets Manager, STS or S3 semantics is tested over
+// the real AWS protocols. A test that needs moto fails, never skips, when
+// moto cannot start.
+package mototest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+)
+
+// A Server is a running moto_server.
+type Server struct {
+	URL string
+	cmd *exec.Cmd
+}
+
+// Start starts moto_server on a free loopback port and waits until it
+// answers.
+func Start() (*Server, error) {
+	bin := os.Getenv("MOTO_SERVER")
+	if bin == "" {
+		bin = "moto_server"
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("find a free port: %w", err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Env = append(os.Environ(), "MOTO_ALLOW_NONEXISTENT_REGION=true")
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s (install moto: pip install 'moto[server]'): %w", bin, err)
+	}
+	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(s.URL + "/moto-api/data.json")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.Stop()
+	return nil, fmt.Errorf("moto_server did not answer on %s within 60s", s.URL)
+}
+
+// Stop ends moto_server.
+func (s *Server) Stop() {
+	if s.cmd.Process != nil {
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		_ = s.cmd.Wait()
+	}
+}
+
+// Config returns an SDK configuration aimed at the server, with keys moto
+// accepts while auth is not enforced.
+func (s *Server) Config() aws.Config {
+	return s.ConfigWith("testing", "testing")
+}
+
+// ConfigWith returns an SDK configuration aimed at the server with the given
+// keys.
+func (s *Server) ConfigWith(accessKeyID, secretKey string) aws.Config {
+	return aws.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider(accessKeyID, secretKey, ""),
+		BaseEndpoint: aws.String(s.URL),
+	}
+}
+
+// EnforceAuth turns IAM auth enforcement on: from now on every request must
+// be signed with keys made through the server's IAM.
+func (s *Server) EnforceAuth() error {
+	resp, err := http.Post(s.URL+"/moto-api/reset-auth", "application/json", strings.NewReader("0"))
+	if err != nil {
+		return fmt.Errorf("enforce auth: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("enforce auth: HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// Keys are an IAM user's access keys.
+type Keys struct{ AccessKeyID, SecretKey string }
+
+// CreateUser creates an IAM user with an inline policy (none when policy is
+// "") and returns new access keys for it. cfg signs the IAM calls.
+func CreateUser(ctx context.Context, cfg aws.Config, name, policy string) (Keys, error) {
+	c := iam.NewFromConfig(cfg)
+	if _, err := c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(name)}); err != nil {
+		return Keys{}, fmt.Errorf("create user %s: %w", name, err)
+	}
+	if policy != "" {
+		if _, err := c.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(name),
+			PolicyName: aws.String(name + "-policy"), PolicyDocument: aws.String(policy)}); err != nil {
+			return Keys{}, fmt.Errorf("put policy of %s: %w", name, err)
+		}
+	}
+	out, err := c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(name)})
+	if err != nil {
+		return Keys{}, fmt.Errorf("create access key of %s: %w", name, err)
+	}
+	return Keys{AccessKeyID: aws.ToString(out.AccessKey.AccessKeyId), SecretKey: aws.ToString(out.AccessKey.SecretAccessKey)}, nil
+}
+
+// DeleteKey deletes a user's access key.
+func DeleteKey(ctx context.Context, cfg aws.Config, user, accessKeyID string) error {
+	_, err := iam.NewFromConfig(cfg).DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(accessKeyID)})
+	if err != nil {
+		return fmt.Errorf("delete access key of %s: %w", user, err)
+	}
+	return nil
+}
+
+// AdminPolicy allows everything.
+const AdminPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
+
+// ListBucketsPolicy allows listing buckets only.
+const ListBucketsPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:ListAllMyBuckets","sts:GetCallerIdentity"],"Resource":"*"}]}`
