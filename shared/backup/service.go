@@ -218,7 +218,11 @@ func (s *Service) create(ctx context.Context, caller Caller, in CreateInput) (*C
 	if err != nil {
 		return nil, err
 	}
-	e := s.entry(caller, ActionCreated)
+	fields := []string{"s3Name", "s3AccessKeyId", "s3SecretKey", "s3Endpoint", "s3Region"}
+	if in.CACertificate != nil {
+		fields = append(fields, "s3CaCertificate")
+	}
+	e := s.entry(caller, ActionCreated, fields...)
 	c := &Credential{
 		ID:             NewID(e.At),
 		OrganizationID: in.OrganizationID,

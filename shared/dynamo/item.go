@@ -21,6 +21,10 @@ const (
 	attrExpiresAt = "expiresAt"
 	indexByOrg    = "byOrg"
 	sortSep       = "\x01"
+	// projectsSentinel keeps the projects map from ever being empty: the
+	// in-process emulator's transaction rollback turns empty maps and lists
+	// into typeless values. No project ID can be "$".
+	projectsSentinel = "$"
 )
 
 type item = map[string]types.AttributeValue
@@ -56,14 +60,15 @@ func healthItem(h backup.Health) types.AttributeValue {
 }
 
 func historyItem(e backup.HistoryEntry) types.AttributeValue {
-	fields := make([]types.AttributeValue, len(e.Fields))
-	for i, f := range e.Fields {
-		fields[i] = s(f)
+	m := item{"at": s(timeString(e.At)), "by": s(e.By), "action": s(e.Action)}
+	if len(e.Fields) > 0 { // never an empty list, for the same reason as projectsSentinel
+		fields := make([]types.AttributeValue, len(e.Fields))
+		for i, f := range e.Fields {
+			fields[i] = s(f)
+		}
+		m["fields"] = &types.AttributeValueMemberL{Value: fields}
 	}
-	return &types.AttributeValueMemberM{Value: item{
-		"at": s(timeString(e.At)), "by": s(e.By), "action": s(e.Action),
-		"fields": &types.AttributeValueMemberL{Value: fields},
-	}}
+	return &types.AttributeValueMemberM{Value: m}
 }
 
 func list(v ...types.AttributeValue) types.AttributeValue {
@@ -72,7 +77,7 @@ func list(v ...types.AttributeValue) types.AttributeValue {
 
 // credentialItem is the whole item of a new credential.
 func credentialItem(c *backup.Credential, e backup.HistoryEntry) item {
-	projects := item{}
+	projects := item{projectsSentinel: s("")}
 	for _, p := range c.Projects {
 		projects[p.ID] = s(p.Name)
 	}
@@ -108,6 +113,9 @@ func mutableAttrs(c *backup.Credential) item {
 		attrGSI1SK:       s(sortKey(c)),
 		"searchText":     s(searchText(c)),
 	}
+	// No CA is stored as "", which no valid bundle is, rather than removed:
+	// the in-process emulator loses top-level REMOVE and NULL.
+	it["s3CaCertificate"] = s("")
 	if c.CACertificate != nil {
 		it["s3CaCertificate"] = s(*c.CACertificate)
 	}
@@ -171,12 +179,11 @@ func credentialFrom(it item) (*backup.Credential, error) {
 		SecretVersion:  getS(it, "secretVersion"),
 		Projects:       []backup.Project{},
 	}
-	if _, ok := it["s3CaCertificate"].(*types.AttributeValueMemberS); ok {
-		ca := getS(it, "s3CaCertificate")
+	if ca := getS(it, "s3CaCertificate"); ca != "" {
 		c.CACertificate = &ca
 	}
 	for id, v := range getMap(it, "projects") {
-		if name, ok := v.(*types.AttributeValueMemberS); ok {
+		if name, ok := v.(*types.AttributeValueMemberS); ok && id != projectsSentinel {
 			c.Projects = append(c.Projects, backup.Project{ID: id, Name: name.Value})
 		}
 	}

@@ -153,10 +153,10 @@ func (st *Store) CreateCredential(ctx context.Context, c *backup.Credential, e b
 			ExpressionAttributeNames:  exprNames([]string{"#credentialCount"}, nil),
 			ExpressionAttributeValues: item{":one": n(1)}}},
 	)
-	if reasons := cancelled(err); reasons != nil {
-		if reasons[1] == "ConditionalCheckFailed" {
-			return nameTaken(c.Name)
-		}
+	// The credential's ID is new and the organization's update has no
+	// condition, so a failed condition is the name's.
+	if slices.Contains(cancelled(err), "ConditionalCheckFailed") {
+		return nameTaken(c.Name)
 	}
 	if err != nil {
 		return failed("create credential "+c.ID, err)
@@ -174,22 +174,18 @@ func (st *Store) transact(ctx context.Context, items ...types.TransactWriteItem)
 	return err
 }
 
-// cancelled returns the cancellation reason code of each item of a
-// cancelled transaction ("None" for items that were not at fault), or nil
-// when err is not a cancellation.
+// cancelled returns the cancellation reason codes of a cancelled
+// transaction, or nil when err is not a cancellation. Callers do not rely on
+// one reason per item (the in-process emulator gives only the failing one):
+// they re-read to learn which rule failed.
 func cancelled(err error) []string {
 	var tc *types.TransactionCanceledException
 	if !errors.As(err, &tc) {
 		return nil
 	}
-	out := make([]string, 0, len(tc.CancellationReasons))
+	out := []string{}
 	for _, r := range tc.CancellationReasons {
 		out = append(out, aws.ToString(r.Code))
-	}
-	// Some emulators answer without per-item reasons; a missing reason is
-	// reported as a conflict, so callers re-read and retry.
-	for len(out) < 8 {
-		out = append(out, "TransactionConflict")
 	}
 	return out
 }
@@ -496,11 +492,6 @@ func (st *Store) UpdateCredential(ctx context.Context, old, c *backup.Credential
 		values[":"+k] = v
 	}
 	slices.Sort(sets)
-	if c.CACertificate == nil {
-		// NULL rather than REMOVE, for the same reason as in DeleteCredential.
-		sets = append(sets, "#s3CaCertificate = :noCA")
-		values[":noCA"] = &types.AttributeValueMemberNULL{Value: true}
-	}
 	update := "SET " + strings.Join(sets, ", ") + ", #history = list_append(#history, :entry)"
 	cond := "attribute_exists(PK) AND #version = :v AND #isLocked = :false"
 	items := []types.TransactWriteItem{{Update: &types.Update{TableName: st.table, Key: credKey(c.ID),
@@ -518,15 +509,14 @@ func (st *Store) UpdateCredential(ctx context.Context, old, c *backup.Credential
 				ConditionExpression: aws.String("attribute_not_exists(PK)")}})
 	}
 	err := st.transact(ctx, items...)
-	reasons := cancelled(err)
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case reasons == nil:
-		return failed("update "+c.ID, err)
-	case len(items) == 3 && reasons[2] == "ConditionalCheckFailed":
-		return nameTaken(c.Name)
 	}
+	if cancelled(err) == nil {
+		return failed("update "+c.ID, err)
+	}
+	// Learn which condition failed from the credential as it is now: if it is
+	// still as read, the name was the one taken.
 	now, gerr := st.getItem(ctx, credKey(c.ID), projection)
 	switch {
 	case gerr != nil:
@@ -535,8 +525,10 @@ func (st *Store) UpdateCredential(ctx context.Context, old, c *backup.Credential
 		return notFound(c.ID)
 	case getBool(now, "isLocked"):
 		return backup.Errorf(backup.ELocked, "The credential is locked; unlock it to change it.")
-	default:
+	case getN(now, "version") != old.Version:
 		return backup.Errorf(backup.EPrecondition, "The credential changed while this change was made; it is at version %d now.", getN(now, "version"))
+	default:
+		return nameTaken(c.Name)
 	}
 }
 

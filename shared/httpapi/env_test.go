@@ -251,6 +251,9 @@ func (e *env) must(want int, c caller, method, path string, body any, headers ..
 	e.t.Helper()
 	r := e.do(c, method, path, body, headers...)
 	if r.status != want {
+		if r.status >= 500 {
+			dumpLogs(e.t)
+		}
 		e.t.Fatalf("%s %s: status %d, want %d; body %s", method, path, r.status, want, r.body)
 	}
 	return r
@@ -314,4 +317,4 @@ func forBackends(t *testing.T, test func(t *testing.T, e *env)) {
 
 var _ = aws.String
 
-func dumpLogs(t *testing.T) { t.Log(logs.String()) }
+func dumpLogs(t *testing.T) { t.Helper(); t.Log(logs.String()) }
