@@ -66,6 +66,12 @@ func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	code := m.Run()
 	moto.Stop()
+	if code == 0 {
+		if leaks := suiteLeaks(); len(leaks) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: secret keys leaked:\n%s\n", strings.Join(leaks, "\n"))
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
@@ -116,7 +122,12 @@ func newEnv(t *testing.T, backend string) *env {
 	svc := &backup.Service{Store: e.store, Secrets: e.secrets, Checker: e.checker, IdempotencyWait: 3 * time.Second}
 	api := &httpapi.API{Service: svc, Auth: httpapi.LocalAuth{Secret: []byte(jwtSecret), Claims: httpapi.DefaultClaims}}
 	srv := httptest.NewServer(api.Handler())
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		srv.Close()
+		for _, leak := range e.tableLeaks() {
+			t.Errorf("table: %s", leak)
+		}
+	})
 	e.url = srv.URL
 	e.calls.Take()
 	return e

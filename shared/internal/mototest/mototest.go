@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -26,12 +27,32 @@ type Server struct {
 	cmd *exec.Cmd
 }
 
-// Start starts moto_server on a free loopback port and waits until it
-// answers.
+// script finds infra/moto/serve.py above the working directory.
+func script() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, "infra", "moto", "serve.py")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("infra/moto/serve.py not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Start starts moto (through infra/moto/serve.py, which serializes requests
+// as DynamoDB serializes transactions) on a free loopback port and waits
+// until it answers.
 func Start() (*Server, error) {
-	bin := os.Getenv("MOTO_SERVER")
-	if bin == "" {
-		bin = "moto_server"
+	serve, err := script()
+	if err != nil {
+		return nil, err
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -39,11 +60,11 @@ func Start() (*Server, error) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	cmd := exec.Command("python3", serve, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Env = append(os.Environ(), "MOTO_ALLOW_NONEXISTENT_REGION=true")
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s (install moto: pip install 'moto[server]'): %w", bin, err)
+		return nil, fmt.Errorf("start moto (python3 with moto[server] 5.x is required): %w", err)
 	}
 	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd}
 	deadline := time.Now().Add(60 * time.Second)
