@@ -97,7 +97,17 @@ func serve(ctx context.Context, secret []byte) error {
 	}
 	api := &httpapi.API{Service: svc, Auth: httpapi.LocalAuth{Secret: secret, Claims: cfg.Claims}, Logger: slog.Default()}
 	addr := "127.0.0.1:" + getenv("PORT", "3000")
-	srv := &http.Server{Addr: addr, Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/", api.Handler())
+	// The demo S3 provider: an endpoint of http://127.0.0.1:$PORT/local-s3
+	// accepts the key pair below and refuses any other.
+	demo := demoS3{
+		accessKeyID: getenv("LOCAL_S3_ACCESS_KEY_ID", "LOCALDEMOKEY"),
+		secretKey:   getenv("LOCAL_S3_SECRET_KEY", "local-demo-secret"),
+	}
+	mux.Handle("/local-s3", demo)
+	mux.Handle("/local-s3/", demo)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)

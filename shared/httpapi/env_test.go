@@ -71,6 +71,10 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "FAIL: secret keys leaked:\n%s\n", strings.Join(leaks, "\n"))
 			code = 1
 		}
+		if bad := conformance(); len(bad) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: responses depart from openapi.yaml:\n%s\n", strings.Join(bad, "\n"))
+			code = 1
+		}
 	}
 	os.Exit(code)
 }
