@@ -1,0 +1,285 @@
+package provider_test
+
+import (
+	"context"
+	"encoding/pem"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/acme/backup-credentials/shared/backup"
+	"github.com/acme/backup-credentials/shared/internal/mototest"
+	"github.com/acme/backup-credentials/shared/provider"
+)
+
+// The provider under test: moto with IAM auth enforced, and keys made
+// through its IAM.
+var (
+	moto                        *mototest.Server
+	admin, valid, bare, revoked mototest.Keys
+	adminCfg                    aws.Config
+)
+
+func TestMain(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		log.Printf("provider tests need moto_server: %v", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	var err error
+	if moto, err = mototest.Start(); err != nil {
+		return 1, err
+	}
+	defer moto.Stop()
+	ctx := context.Background()
+	open := moto.Config()
+	if admin, err = mototest.CreateUser(ctx, open, "admin", mototest.AdminPolicy); err != nil {
+		return 1, err
+	}
+	if valid, err = mototest.CreateUser(ctx, open, "backup", mototest.ListBucketsPolicy); err != nil {
+		return 1, err
+	}
+	if bare, err = mototest.CreateUser(ctx, open, "bare", ""); err != nil {
+		return 1, err
+	}
+	if revoked, err = mototest.CreateUser(ctx, open, "leaver", mototest.ListBucketsPolicy); err != nil {
+		return 1, err
+	}
+	if err := moto.EnforceAuth(); err != nil {
+		return 1, err
+	}
+	adminCfg = moto.ConfigWith(admin.AccessKeyID, admin.SecretKey)
+	return m.Run(), nil
+}
+
+func loopback() []netip.Prefix { return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} }
+
+func checker() *provider.Checker {
+	return &provider.Checker{Guard: provider.Guard{Allow: loopback()}, Timeout: 3 * time.Second, STSEndpoint: moto.URL}
+}
+
+const awsEndpoint = "https://s3.eu-central-1.amazonaws.com"
+
+func TestChecksAgainstMoto(t *testing.T) {
+	tests := []struct {
+		name, endpoint string
+		keys           mototest.Keys
+		status, msg    string
+	}{
+		{"STS valid", awsEndpoint, valid, backup.HealthHealthy, "AWS account 123456789012"},
+		{"STS wrong secret", awsEndpoint, mototest.Keys{AccessKeyID: valid.AccessKeyID, SecretKey: "wrong"}, backup.HealthInvalid, "SignatureDoesNotMatch"},
+		{"STS unknown key", awsEndpoint, mototest.Keys{AccessKeyID: "AKIAUNKNOWN000000000", SecretKey: "x"}, backup.HealthInvalid, "InvalidClientTokenId"},
+		{"S3 valid", moto.URL, valid, backup.HealthHealthy, "lists buckets"},
+		{"S3 without any policy", moto.URL, bare, backup.HealthHealthy, "may not list buckets (AccessDenied)"},
+		{"S3 wrong secret", moto.URL, mototest.Keys{AccessKeyID: valid.AccessKeyID, SecretKey: "wrong"}, backup.HealthInvalid, "SignatureDoesNotMatch"},
+		{"S3 unknown key", moto.URL, mototest.Keys{AccessKeyID: "AKIAUNKNOWN000000000", SecretKey: "x"}, backup.HealthInvalid, "InvalidAccessKeyId"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := checker().Check(context.Background(), backup.Keys{AccessKeyID: tt.keys.AccessKeyID, SecretKey: tt.keys.SecretKey,
+				Endpoint: tt.endpoint, Region: "eu-central-1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != tt.status || !strings.Contains(got.Message, tt.msg) {
+				t.Errorf("got %+v, want %s with %q", got, tt.status, tt.msg)
+			}
+			if strings.Contains(got.Message, tt.keys.SecretKey) {
+				t.Error("the message carries the secret key")
+			}
+		})
+	}
+}
+
+func TestRevokedKey(t *testing.T) {
+	ctx := context.Background()
+	k := backup.Keys{AccessKeyID: revoked.AccessKeyID, SecretKey: revoked.SecretKey, Endpoint: moto.URL, Region: "us-east-1"}
+	if got, err := checker().Check(ctx, k); err != nil || got.Status != backup.HealthHealthy {
+		t.Fatalf("before revoking: %+v %v", got, err)
+	}
+	if err := mototest.DeleteKey(ctx, adminCfg, "leaver", revoked.AccessKeyID); err != nil {
+		t.Fatal(err)
+	}
+	for _, endpoint := range []string{moto.URL, awsEndpoint} {
+		k.Endpoint = endpoint
+		if got, err := checker().Check(ctx, k); err != nil || got.Status != backup.HealthInvalid {
+			t.Errorf("%s after revoking: %+v %v", endpoint, got, err)
+		}
+	}
+}
+
+// server starts a loopback HTTP server for one test.
+func server(t *testing.T, h http.HandlerFunc) *httptest.Server {
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func check(t *testing.T, c *provider.Checker, endpoint string) (backup.CheckResult, error) {
+	t.Helper()
+	return c.Check(context.Background(), backup.Keys{AccessKeyID: "AKIAEXAMPLE", SecretKey: "s3cr3t-never-shown", Endpoint: endpoint, Region: "us-east-1"})
+}
+
+func TestUnreachable(t *testing.T) {
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedURL := "http://" + closed.Addr().String()
+	closed.Close()
+	got, err := check(t, checker(), closedURL)
+	if err != nil || got.Status != backup.HealthUnreachable || !strings.Contains(got.Message, "refused") {
+		t.Errorf("closed port: %+v %v", got, err)
+	}
+
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	c := checker()
+	c.Timeout = 700 * time.Millisecond
+	start := time.Now()
+	got, err = check(t, c, "http://"+silent.Addr().String())
+	elapsed := time.Since(start)
+	if err != nil || got.Status != backup.HealthUnreachable || !strings.Contains(got.Message, "did not answer within 700ms") {
+		t.Errorf("silent server: %+v %v", got, err)
+	}
+	if elapsed > c.Timeout+time.Second {
+		t.Errorf("silent server took %v, bound %v", elapsed, c.Timeout)
+	}
+}
+
+func TestRedirectNotFollowed(t *testing.T) {
+	var hits atomic.Int64
+	target := server(t, func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })
+	redirect := server(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+"/steal", http.StatusTemporaryRedirect)
+	})
+	got, err := check(t, checker(), redirect.URL)
+	if err != nil || got.Status != backup.HealthUnreachable || !strings.Contains(got.Message, "redirect") {
+		t.Errorf("redirect: %+v %v", got, err)
+	}
+	if hits.Load() != 0 {
+		t.Errorf("the redirect was followed %d times", hits.Load())
+	}
+}
+
+func TestThrottledIsRetriedThenReported(t *testing.T) {
+	var hits atomic.Int64
+	s := server(t, func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, `<Error><Code>SlowDown</Code><Message>Please reduce your request rate. internal-detail-xyz</Message></Error>`)
+	})
+	got, err := check(t, checker(), s.URL)
+	if err != nil || got.Status != backup.HealthUnreachable || !strings.Contains(got.Message, "throttling") {
+		t.Errorf("throttled: %+v %v", got, err)
+	}
+	if hits.Load() != 3 {
+		t.Errorf("tries = %d, want 3", hits.Load())
+	}
+	if strings.Contains(got.Message, "internal-detail-xyz") {
+		t.Error("the provider's raw body reached the message")
+	}
+}
+
+func TestGuardAtDialTime(t *testing.T) {
+	var hits atomic.Int64
+	s := server(t, func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(s.URL, "http://"))
+	only1 := &provider.Checker{Guard: provider.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
+		Timeout: time.Second, Resolver: fakeResolver{"evil.test": "127.0.0.2", "fine.test": "127.0.0.1"}}
+	only2 := &provider.Checker{Guard: provider.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}}, Timeout: time.Second}
+	tests := []struct {
+		name     string
+		c        *provider.Checker
+		endpoint string
+	}{
+		{"127.0.0.2 outside the allow-list", only1, "http://127.0.0.2:" + port},
+		{"decimal 127.0.0.2", only1, "http://2130706434:" + port},
+		{"hex 127.0.0.2", only1, "https://0x7f000002:" + port},
+		{"localhost when not allowed", only2, "http://localhost:" + port},
+		{"[::1]", only1, "http://[::1]:" + port},
+		{"[::ffff:127.0.0.2]", only1, "http://[::ffff:127.0.0.2]:" + port},
+		{"a name resolving to a refused address", only1, "https://evil.test:" + port},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := check(t, tt.c, tt.endpoint)
+			if backup.ErrorCode(err) != backup.EEndpointNotAllowed {
+				t.Errorf("got %v, want endpoint_not_allowed", err)
+			}
+		})
+	}
+	if hits.Load() != 0 {
+		t.Errorf("a refused endpoint was reached %d times", hits.Load())
+	}
+	// The allowed address and a name resolving to it are reached.
+	for _, endpoint := range []string{s.URL, "http://fine.test:" + port} {
+		if _, err := check(t, only1, endpoint); err != nil {
+			t.Errorf("%s: %v", endpoint, err)
+		}
+	}
+	if hits.Load() == 0 {
+		t.Error("the allowed endpoint was not reached")
+	}
+}
+
+type fakeResolver map[string]string
+
+func (f fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if a, ok := f[host]; ok {
+		return []netip.Addr{netip.MustParseAddr(a)}, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+func TestUnknownHost(t *testing.T) {
+	c := checker()
+	c.Resolver = fakeResolver{}
+	got, err := check(t, c, "https://nowhere.test")
+	if err != nil || got.Status != backup.HealthUnreachable || !strings.Contains(got.Message, "does not resolve") {
+		t.Errorf("unknown host: %+v %v", got, err)
+	}
+}
+
+func TestPrivateCA(t *testing.T) {
+	s := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/xml")
+		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><ListAllMyBucketsResult><Buckets></Buckets></ListAllMyBucketsResult>`)
+	}))
+	defer s.Close()
+	got, err := check(t, checker(), s.URL)
+	if err != nil || got.Status != backup.HealthUnreachable || !strings.Contains(got.Message, "not trusted") {
+		t.Errorf("without the CA: %+v %v", got, err)
+	}
+	ca := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw}))
+	got, err = checker().Check(context.Background(), backup.Keys{AccessKeyID: "AKIAEXAMPLE", SecretKey: "x", Endpoint: s.URL, Region: "us-east-1", CACertificate: ca})
+	if err != nil || got.Status != backup.HealthHealthy {
+		t.Errorf("with the CA: %+v %v", got, err)
+	}
+}
