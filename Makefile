@@ -9,7 +9,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 FUZZTIME ?= 10s
 BUILD_FLAGS := -trimpath -ldflags "-s -w" -tags lambda.norpc
 
-.PHONY: all build run token test test-unit fuzz lint deploy check-tools clean $(addprefix invoke-,$(FUNCTIONS))
+.PHONY: all build run run-moto moto health-check token test test-unit fuzz lint deploy check-tools clean $(addprefix invoke-,$(FUNCTIONS))
 
 all: lint test
 
@@ -25,6 +25,20 @@ FORCE:
 ## run: serve every route on 127.0.0.1:$(PORT), in process (no AWS account)
 run:
 	PORT=$(PORT) $(GO) run ./infra/local-api
+
+## moto: serve moto on 127.0.0.1:$(MOTO_PORT) (DynamoDB, Secrets Manager, STS, S3, IAM, EventBridge)
+MOTO_PORT ?= 5000
+MOTO_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
+moto: check-tools
+	python3 infra/moto/serve.py -p $(MOTO_PORT)
+
+## run-moto: the local API on the moto that `make moto` serves
+run-moto:
+	$(MOTO_ENV) PORT=$(PORT) $(GO) run ./infra/local-api
+
+## health-check: run the health check once against the moto that `make moto` serves
+health-check:
+	$(MOTO_ENV) $(GO) run ./infra/local-api health-check
 
 ## token: print a token the local API accepts (ORGS, ROLE, SUB, NAME to change it)
 token:

@@ -4,8 +4,9 @@
 // secrets); with AWS_ENDPOINT_URL_DYNAMODB and
 // AWS_ENDPOINT_URL_SECRETS_MANAGER set it uses them (an emulator or AWS).
 //
-//	local-api            serve
-//	local-api token      print a token for the local API
+//	local-api               serve
+//	local-api token         print a token for the local API
+//	local-api health-check  run the health check once against AWS_ENDPOINT_URL_* storage
 package main
 
 import (
@@ -28,6 +29,7 @@ import (
 	"github.com/acme/backup-credentials/shared/app"
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
+	"github.com/acme/backup-credentials/shared/health"
 	"github.com/acme/backup-credentials/shared/httpapi"
 	"github.com/acme/backup-credentials/shared/inmem"
 	"github.com/acme/backup-credentials/shared/secrets"
@@ -41,7 +43,11 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, secret); err != nil {
+	run := serve
+	if len(os.Args) > 1 && os.Args[1] == "health-check" {
+		run = func(ctx context.Context, _ []byte) error { return healthCheckOnce(ctx) }
+	}
+	if err := run(ctx, secret); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -95,6 +101,15 @@ func serve(ctx context.Context, secret []byte) error {
 		svc.Store = dynamo.New(ddb, cfg.Table)
 		svc.Secrets = inmem.NewSecretStore()
 	}
+	if every := os.Getenv("HEALTH_CHECK_INTERVAL"); every != "" {
+		interval, err := time.ParseDuration(every)
+		if err != nil {
+			return fmt.Errorf("HEALTH_CHECK_INTERVAL: %w", err)
+		}
+		runner := &health.Runner{Store: svc.Store.(health.Store), Secrets: svc.Secrets.(health.Secrets), Service: svc,
+			Publisher: health.LogPublisher{Logger: slog.Default()}, Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost}
+		go healthEvery(ctx, runner, interval)
+	}
 	api := &httpapi.API{Service: svc, Auth: httpapi.LocalAuth{Secret: secret, Claims: cfg.Claims}, Logger: slog.Default()}
 	addr := "127.0.0.1:" + getenv("PORT", "3000")
 	mux := http.NewServeMux()
@@ -119,4 +134,40 @@ func serve(ctx context.Context, secret []byte) error {
 		return err
 	}
 	return nil
+}
+
+// healthEvery runs the health check every interval until ctx ends.
+func healthEvery(ctx context.Context, r *health.Runner, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := r.Run(ctx); err != nil {
+				slog.Error("health check", "error", err)
+			}
+		}
+	}
+}
+
+// healthCheckOnce runs the health check once against the storage the SDK's
+// AWS_ENDPOINT_URL_* variables name (an emulator), logging changes.
+func healthCheckOnce(ctx context.Context) error {
+	if os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" && os.Getenv("AWS_ENDPOINT_URL") == "" {
+		return fmt.Errorf("set AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_DYNAMODB and _SECRETS_MANAGER) to the storage to check")
+	}
+	cfg, err := app.Load(os.LookupEnv, "127.0.0.0/8")
+	if err != nil {
+		return err
+	}
+	awsCfg, err := app.AWSConfig(ctx)
+	if err != nil {
+		return err
+	}
+	r := app.NewHealthRunner(awsCfg, cfg, false)
+	r.Publisher = health.LogPublisher{Logger: slog.Default()}
+	_, err = r.Run(ctx)
+	return err
 }

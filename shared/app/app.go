@@ -15,11 +15,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
+	"github.com/acme/backup-credentials/shared/eventbus"
+	"github.com/acme/backup-credentials/shared/health"
 	"github.com/acme/backup-credentials/shared/httpapi"
 	"github.com/acme/backup-credentials/shared/provider"
 	"github.com/acme/backup-credentials/shared/secrets"
@@ -35,6 +38,10 @@ type Config struct {
 	STSEndpoint    string
 	Claims         httpapi.ClaimNames
 	IdempotencyTTL time.Duration
+	// Health check: the event bus for changes, checks in flight in all and
+	// per endpoint host.
+	EventBus                      string
+	HealthConcurrency, HealthHost int
 }
 
 // Load reads the configuration through lookup (os.LookupEnv in main).
@@ -78,6 +85,13 @@ func Load(lookup func(string) (string, bool), allowDefault string) (Config, erro
 		return Config{}, fmt.Errorf("IDEMPOTENCY_TTL_HOURS must be a whole number of hours")
 	}
 	cfg.IdempotencyTTL = time.Duration(hours) * time.Hour
+	cfg.EventBus = or("EVENT_BUS_NAME", "default")
+	if cfg.HealthConcurrency, err = strconv.Atoi(or("HEALTH_CONCURRENCY", "32")); err != nil || cfg.HealthConcurrency < 1 {
+		return Config{}, fmt.Errorf("HEALTH_CONCURRENCY must be a positive whole number")
+	}
+	if cfg.HealthHost, err = strconv.Atoi(or("HEALTH_CONCURRENCY_PER_HOST", "8")); err != nil || cfg.HealthHost < 1 {
+		return Config{}, fmt.Errorf("HEALTH_CONCURRENCY_PER_HOST must be a positive whole number")
+	}
 	return cfg, nil
 }
 
@@ -130,4 +144,18 @@ func NewChecker(cfg Config) *provider.Checker {
 func ServeLambda(cfg Config, svc *backup.Service, route string) {
 	api := &httpapi.API{Service: svc, Auth: httpapi.GatewayAuth{Claims: cfg.Claims}, Logger: slog.Default()}
 	lambda.Start(httpadapter.NewV2(api.Handler(route)).ProxyWithContext)
+}
+
+// NewHealthRunner builds the scheduled health check on DynamoDB, Secrets
+// Manager and EventBridge (no publisher when bus is "").
+func NewHealthRunner(awsCfg aws.Config, cfg Config, publish bool) *health.Runner {
+	svc := NewService(awsCfg, cfg, NeedStore|NeedSecrets|NeedChecker)
+	r := &health.Runner{
+		Store: svc.Store.(*dynamo.Store), Secrets: svc.Secrets.(*secrets.Store), Service: svc,
+		Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost, Margin: cfg.CheckTimeout + 2*time.Second,
+	}
+	if publish {
+		r.Publisher = &eventbus.Publisher{API: eventbridge.NewFromConfig(awsCfg), Bus: cfg.EventBus}
+	}
+	return r
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"sync"
+	"time"
 
 	"github.com/acme/backup-credentials/shared/backup"
 )
@@ -17,13 +18,14 @@ type SecretStore struct {
 	mu       sync.Mutex
 	versions map[string]map[string]string
 	current  map[string]string
+	created  map[string]time.Time
 }
 
 var _ backup.SecretStore = (*SecretStore)(nil)
 
 // NewSecretStore returns an empty SecretStore.
 func NewSecretStore() *SecretStore {
-	return &SecretStore{versions: map[string]map[string]string{}, current: map[string]string{}}
+	return &SecretStore{versions: map[string]map[string]string{}, current: map[string]string{}, created: map[string]time.Time{}}
 }
 
 func version() string {
@@ -42,6 +44,7 @@ func (m *SecretStore) CreateSecret(_ context.Context, id, _, secretKey string) (
 	v := version()
 	m.versions[id] = map[string]string{v: secretKey}
 	m.current[id] = v
+	m.created[id] = time.Now()
 	return v, nil
 }
 
@@ -79,6 +82,7 @@ func (m *SecretStore) DeleteSecret(_ context.Context, id string) error {
 	defer m.mu.Unlock()
 	delete(m.versions, id)
 	delete(m.current, id)
+	delete(m.created, id)
 	return nil
 }
 
@@ -87,4 +91,23 @@ func (m *SecretStore) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.versions)
+}
+
+// ListSecrets calls fn for every stored secret; created is when the store
+// was asked to keep it.
+func (m *SecretStore) ListSecrets(_ context.Context, fn func(id string, created time.Time) error) error {
+	m.mu.Lock()
+	ids := make([]string, 0, len(m.versions))
+	created := make([]time.Time, 0, len(m.versions))
+	for id := range m.versions {
+		ids = append(ids, id)
+		created = append(created, m.created[id])
+	}
+	m.mu.Unlock()
+	for i, id := range ids {
+		if err := fn(id, created[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -120,15 +120,9 @@ func (st *Store) DeleteSecret(ctx context.Context, id string) error {
 	return nil
 }
 
-// A Secret is a stored secret's credential ID and creation time, as the
-// orphan sweep sees it.
-type Secret struct {
-	CredentialID string
-	CreatedAt    time.Time
-}
-
-// List calls fn for each secret under the prefix, page by page.
-func (st *Store) List(ctx context.Context, fn func(Secret) error) error {
+// ListSecrets calls fn for each secret under the prefix, page by page, with
+// the credential ID it is named after and when it was created.
+func (st *Store) ListSecrets(ctx context.Context, fn func(id string, created time.Time) error) error {
 	in := &secretsmanager.ListSecretsInput{
 		Filters:    []types.Filter{{Key: types.FilterNameStringTypeName, Values: []string{st.prefix}}},
 		MaxResults: aws.Int32(100),
@@ -143,7 +137,7 @@ func (st *Store) List(ctx context.Context, fn func(Secret) error) error {
 			if !strings.HasPrefix(name, st.prefix) {
 				continue
 			}
-			if err := fn(Secret{CredentialID: strings.TrimPrefix(name, st.prefix), CreatedAt: aws.ToTime(e.CreatedDate)}); err != nil {
+			if err := fn(strings.TrimPrefix(name, st.prefix), aws.ToTime(e.CreatedDate)); err != nil {
 				return err
 			}
 		}

@@ -1,0 +1,325 @@
+// Package health provides the scheduled re-check of every stored credential:
+// it walks the table page by page, checks each credential's keys with bounded
+// concurrency and a cap per endpoint host, records the result, announces
+// status changes, sweeps orphaned secrets, and stops in time for the Lambda
+// deadline, leaving a cursor for the next run.
+package health
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/acme/backup-credentials/shared/backup"
+)
+
+// Store is the part of the credential store a run uses.
+type Store interface {
+	ScanCredentials(ctx context.Context, after string, limit int) ([]*backup.Credential, string, error)
+	RecordHealth(ctx context.Context, id string, h backup.Health) (*backup.Credential, error)
+	CredentialsExist(ctx context.Context, ids []string) (map[string]bool, error)
+	HealthCursor(ctx context.Context) (string, error)
+	SaveHealthCursor(ctx context.Context, position string) error
+}
+
+// Secrets is the part of the secret store the orphan sweep uses.
+type Secrets interface {
+	ListSecrets(ctx context.Context, fn func(id string, created time.Time) error) error
+	DeleteSecret(ctx context.Context, id string) error
+}
+
+// A Change is a credential whose health status changed; never a secret.
+type Change struct {
+	OrganizationID string    `json:"organizationId"`
+	CredentialID   string    `json:"credentialId"`
+	OldStatus      string    `json:"oldStatus"`
+	NewStatus      string    `json:"newStatus"`
+	Message        string    `json:"message"`
+	CheckedAt      time.Time `json:"checkedAt"`
+}
+
+// A Publisher announces changes (EventBridge in AWS).
+type Publisher interface {
+	Publish(ctx context.Context, changes []Change) error
+}
+
+// Runner runs health checks.
+type Runner struct {
+	Store     Store
+	Secrets   Secrets
+	Publisher Publisher
+	// Service checks one credential (its CheckHealth reads the secret).
+	Service *backup.Service
+	Logger  *slog.Logger
+	// Concurrency bounds the checks in flight; PerHost bounds them per
+	// endpoint host.
+	Concurrency, PerHost int
+	// PageSize is how many credentials one scan reads.
+	PageSize int
+	// Margin is how long before the deadline a run stops starting checks.
+	Margin time.Duration
+	// OrphanAge is how old a secret without a credential must be before the
+	// sweep deletes it, so an in-flight create is left alone.
+	OrphanAge time.Duration
+	Now       func() time.Time
+}
+
+// Summary is what one run did.
+type Summary struct {
+	Checked, Healthy, Invalid, Unreachable, Failed int
+	Changed, OrphansDeleted                        int
+	Complete                                       bool
+	Duration                                       time.Duration
+}
+
+func (r *Runner) defaults() {
+	if r.Concurrency <= 0 {
+		r.Concurrency = 32
+	}
+	if r.PerHost <= 0 {
+		r.PerHost = 8
+	}
+	if r.PageSize <= 0 {
+		r.PageSize = 100
+	}
+	if r.OrphanAge <= 0 {
+		r.OrphanAge = time.Hour
+	}
+	if r.Logger == nil {
+		r.Logger = slog.Default()
+	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+}
+
+// page is one scanned page in flight: where it started, how many of its
+// checks are still running, and whether any was skipped for lack of time.
+type page struct {
+	start   string
+	pending sync.WaitGroup
+	skipped atomic.Bool
+}
+
+// lookahead is how many pages may be in flight at once: enough that one slow
+// host does not starve the others, few enough that memory stays flat.
+const lookahead = 4
+
+// Run checks credentials from where the last run stopped until the table is
+// done or ctx's deadline minus Margin, then sweeps orphans if time is left.
+func (r *Runner) Run(ctx context.Context) (Summary, error) {
+	r.defaults()
+	began := time.Now()
+	var sum Summary
+	stopAt := time.Time{}
+	if d, ok := ctx.Deadline(); ok {
+		stopAt = d.Add(-r.Margin)
+	}
+	timeLeft := func() bool { return ctx.Err() == nil && (stopAt.IsZero() || time.Now().Before(stopAt)) }
+
+	position, err := r.Store.HealthCursor(ctx)
+	if err != nil {
+		return sum, err
+	}
+	var (
+		mu      sync.Mutex
+		changes []Change
+		slots   = make(chan struct{}, r.Concurrency)
+		hosts   = map[string]chan struct{}{}
+		pages   []*page
+		resume  *string // start of the earliest page with a skipped check
+	)
+	hostSlot := func(endpoint string) chan struct{} {
+		mu.Lock()
+		defer mu.Unlock()
+		h := hostOf(endpoint)
+		if hosts[h] == nil {
+			hosts[h] = make(chan struct{}, r.PerHost)
+		}
+		return hosts[h]
+	}
+	settle := func(p *page) {
+		p.pending.Wait()
+		if p.skipped.Load() && resume == nil {
+			resume = &p.start
+		}
+	}
+	done := false
+	for !done && timeLeft() {
+		cs, next, err := r.Store.ScanCredentials(ctx, position, r.PageSize)
+		if err != nil {
+			return sum, err
+		}
+		p := &page{start: position}
+		pages = append(pages, p)
+		for _, c := range cs {
+			p.pending.Add(1)
+			// A check waits for its host's slot before it takes one of the
+			// run's, so checks queued behind a slow host hold no run slot.
+			go func() {
+				defer p.pending.Done()
+				host := hostSlot(c.Endpoint)
+				host <- struct{}{}
+				defer func() { <-host }()
+				slots <- struct{}{}
+				defer func() { <-slots }()
+				if !timeLeft() {
+					p.skipped.Store(true)
+					return
+				}
+				change, status, err := r.checkOne(ctx, c)
+				if err != nil && ctx.Err() != nil {
+					// Cut short by the deadline: checked again next run.
+					p.skipped.Store(true)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				sum.count(status, err)
+				if err != nil {
+					r.Logger.ErrorContext(ctx, "health check", "credentialId", c.ID, "error", err)
+				}
+				if change != nil {
+					changes = append(changes, *change)
+				}
+			}()
+		}
+		position, done = next, next == ""
+		if len(pages) >= lookahead {
+			settle(pages[0])
+			pages = pages[1:]
+		}
+	}
+	for _, p := range pages {
+		settle(p)
+	}
+	if resume != nil {
+		position, done = *resume, false
+	}
+	sum.Complete = done
+	if err := r.Store.SaveHealthCursor(context.WithoutCancel(ctx), position); err != nil {
+		return sum, err
+	}
+	if len(changes) > 0 && r.Publisher != nil {
+		if err := r.Publisher.Publish(context.WithoutCancel(ctx), changes); err != nil {
+			r.Logger.ErrorContext(ctx, "publish health changes", "count", len(changes), "error", err)
+		} else {
+			sum.Changed = len(changes)
+		}
+	}
+	if sum.Complete && timeLeft() && r.Secrets != nil {
+		n, err := r.sweep(ctx)
+		sum.OrphansDeleted = n
+		if err != nil {
+			r.Logger.ErrorContext(ctx, "orphan sweep", "error", err)
+		}
+	}
+	sum.Duration = time.Since(began)
+	r.report(ctx, sum)
+	return sum, nil
+}
+
+func hostOf(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return endpoint
+	}
+	return strings.ToLower(u.Hostname())
+}
+
+func (s *Summary) count(status string, err error) {
+	if err != nil {
+		s.Failed++
+		return
+	}
+	s.Checked++
+	switch status {
+	case backup.HealthHealthy:
+		s.Healthy++
+	case backup.HealthInvalid:
+		s.Invalid++
+	case backup.HealthUnreachable:
+		s.Unreachable++
+	}
+}
+
+// checkOne checks and records one credential, and returns the change if its
+// status changed and this result was recorded.
+func (r *Runner) checkOne(ctx context.Context, c *backup.Credential) (*Change, string, error) {
+	h, err := r.Service.CheckHealth(ctx, c)
+	if err != nil {
+		return nil, "", fmt.Errorf("check %s: %w", c.ID, err)
+	}
+	got, err := r.Store.RecordHealth(ctx, c.ID, h)
+	if backup.ErrorCode(err) == backup.ENotFound {
+		return nil, h.Status, nil // deleted during the run: not re-created
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("record health of %s: %w", c.ID, err)
+	}
+	recorded := got.Health.CheckedAt != nil && h.CheckedAt != nil && got.Health.CheckedAt.Equal(*h.CheckedAt) && got.Health.Status == h.Status
+	if !recorded || c.Health.Status == h.Status {
+		return nil, h.Status, nil
+	}
+	return &Change{OrganizationID: c.OrganizationID, CredentialID: c.ID, OldStatus: c.Health.Status,
+		NewStatus: h.Status, Message: h.Message, CheckedAt: *h.CheckedAt}, h.Status, nil
+}
+
+// sweep deletes secrets older than OrphanAge whose credential is gone.
+func (r *Runner) sweep(ctx context.Context) (int, error) {
+	type secret struct {
+		id      string
+		created time.Time
+	}
+	var batch []secret
+	deleted := 0
+	flush := func() error {
+		ids := make([]string, len(batch))
+		for i, s := range batch {
+			ids[i] = s.id
+		}
+		exist, err := r.Store.CredentialsExist(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, s := range batch {
+			if exist[s.id] || r.Now().Sub(s.created) < r.OrphanAge {
+				continue
+			}
+			if err := r.Secrets.DeleteSecret(ctx, s.id); err != nil {
+				return err
+			}
+			deleted++
+		}
+		batch = batch[:0]
+		return nil
+	}
+	err := r.Secrets.ListSecrets(ctx, func(id string, created time.Time) error {
+		batch = append(batch, secret{id, created})
+		if len(batch) == 100 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = flush()
+	}
+	return deleted, err
+}
+
+// LogPublisher announces changes as log lines, for the local API.
+type LogPublisher struct{ Logger *slog.Logger }
+
+// Publish logs one line per change.
+func (l LogPublisher) Publish(ctx context.Context, changes []Change) error {
+	for _, c := range changes {
+		l.Logger.InfoContext(ctx, "Backup Credential Health Changed", "organizationId", c.OrganizationID,
+			"credentialId", c.CredentialID, "oldStatus", c.OldStatus, "newStatus", c.NewStatus)
+	}
+	return nil
+}

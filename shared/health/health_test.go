@@ -1,0 +1,349 @@
+package health_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/acme/backup-credentials/shared/backup"
+	"github.com/acme/backup-credentials/shared/dynamo"
+	"github.com/acme/backup-credentials/shared/eventbus"
+	"github.com/acme/backup-credentials/shared/health"
+	"github.com/acme/backup-credentials/shared/internal/mototest"
+	"github.com/acme/backup-credentials/shared/provider"
+	"github.com/acme/backup-credentials/shared/secrets"
+)
+
+// storage is an open moto (table, secrets, events); s3 an IAM-enforcing one,
+// the provider whose keys are checked.
+var storage, s3 *mototest.Server
+
+var adminCfg aws.Config
+
+func TestMain(m *testing.M) {
+	health.MetricsOut = io.Discard
+	code, err := run(m)
+	if err != nil {
+		log.Printf("health tests need moto: %v", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	var err error
+	if storage, err = mototest.Start(); err != nil {
+		return 1, err
+	}
+	defer storage.Stop()
+	if s3, err = mototest.Start(); err != nil {
+		return 1, err
+	}
+	defer s3.Stop()
+	admin, err := mototest.CreateUser(context.Background(), s3.Config(), "admin", mototest.AdminPolicy)
+	if err != nil {
+		return 1, err
+	}
+	if err := s3.EnforceAuth(); err != nil {
+		return 1, err
+	}
+	adminCfg = s3.ConfigWith(admin.AccessKeyID, admin.SecretKey)
+	return m.Run(), nil
+}
+
+// world is one table, secret prefix, event bus and queue that receives the
+// bus's events.
+type world struct {
+	t       *testing.T
+	store   *dynamo.Store
+	secrets *secrets.Store
+	svc     *backup.Service
+	queue   string
+	sqs     *sqs.Client
+	bus     string
+}
+
+func newWorld(t *testing.T) *world {
+	ctx := context.Background()
+	cfg := storage.Config()
+	name := fmt.Sprintf("h%d", time.Now().UnixNano())
+	ddb := dynamodb.NewFromConfig(cfg)
+	if err := dynamo.CreateTable(ctx, ddb, name); err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, store: dynamo.New(ddb, name), secrets: secrets.New(secretsmanager.NewFromConfig(cfg), name+"/"), sqs: sqs.NewFromConfig(cfg), bus: name}
+	w.svc = &backup.Service{Store: w.store, Secrets: w.secrets,
+		Checker: &provider.Checker{Guard: provider.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, Timeout: 2 * time.Second}}
+	eb := eventbridge.NewFromConfig(cfg)
+	if _, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(name)}); err != nil {
+		t.Fatal(err)
+	}
+	q, err := w.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.queue = aws.ToString(q.QueueUrl)
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(name), EventBusName: aws.String(name),
+		EventPattern: aws.String(`{"detail-type":["` + eventbus.DetailType + `"]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(name), EventBusName: aws.String(name),
+		Targets: []ebtypes.Target{{Id: aws.String("q"), Arn: aws.String("arn:aws:sqs:us-east-1:123456789012:" + name)}}}); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func (w *world) runner() *health.Runner {
+	return &health.Runner{Store: w.store, Secrets: w.secrets, Service: w.svc, Concurrency: 8, PerHost: 4,
+		Publisher: &eventbus.Publisher{API: eventbridge.NewFromConfig(storage.Config()), Bus: w.bus}}
+}
+
+// events drains the queue.
+func (w *world) events() []map[string]any {
+	var out []map[string]any
+	for {
+		r, err := w.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(w.queue), MaxNumberOfMessages: 10})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if len(r.Messages) == 0 {
+			return out
+		}
+		for _, m := range r.Messages {
+			var e map[string]any
+			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &e); err != nil {
+				w.t.Fatal(err)
+			}
+			out = append(out, e)
+			_, _ = w.sqs.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(w.queue), ReceiptHandle: m.ReceiptHandle})
+		}
+	}
+}
+
+var seq int
+
+// store puts a credential straight into storage, as healthy, bypassing the
+// create check (so that unreachable endpoints can be stored).
+func (w *world) store_(org, endpoint string, keys mototest.Keys) *backup.Credential {
+	w.t.Helper()
+	ctx := context.Background()
+	seq++
+	now := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
+	c := &backup.Credential{ID: backup.NewID(time.Now()), OrganizationID: org, Name: fmt.Sprintf("cred-%d", seq),
+		AccessKeyID: keys.AccessKeyID, Endpoint: endpoint, Region: "us-east-1", Projects: []backup.Project{},
+		Health:    backup.Health{Status: backup.HealthHealthy, CheckedAt: &now},
+		CreatedAt: now, CreatedBy: "t", LastModified: now, LastModifiedBy: "t", Version: 1}
+	var err error
+	if c.SecretVersion, err = w.secrets.CreateSecret(ctx, c.ID, org, keys.SecretKey); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := w.store.CreateCredential(ctx, c, backup.HistoryEntry{At: now, By: "t", Action: backup.ActionCreated, Fields: []string{"s3Name"}}); err != nil {
+		w.t.Fatal(err)
+	}
+	return c
+}
+
+func (w *world) get(id string) *backup.Credential {
+	c, err := w.store.GetCredential(context.Background(), id, []string{"org-1"})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return c
+}
+
+func closedPort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return "http://" + l.Addr().String()
+}
+
+func TestRunRecordsAndAnnounces(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	good, err := mototest.CreateUser(ctx, adminCfg, "good-"+w.bus, mototest.ListBucketsPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := mototest.CreateUser(ctx, adminCfg, "gone-"+w.bus, mototest.ListBucketsPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := w.store_("org-1", s3.URL, good)
+	revoked := w.store_("org-1", s3.URL, gone)
+	down := w.store_("org-1", closedPort(t), good)
+	noSecret := w.store_("org-1", s3.URL, good)
+	if err := mototest.DeleteKey(ctx, adminCfg, "gone-"+w.bus, gone.AccessKeyID); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.secrets.DeleteSecret(ctx, noSecret.ID); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := w.runner().Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Checked != 4 || sum.Healthy != 1 || sum.Invalid != 2 || sum.Unreachable != 1 || !sum.Complete || sum.Changed != 3 {
+		t.Errorf("summary = %+v", sum)
+	}
+	for _, tt := range []struct {
+		c      *backup.Credential
+		status string
+	}{{valid, "healthy"}, {revoked, "invalid"}, {down, "unreachable"}, {noSecret, "invalid"}} {
+		got := w.get(tt.c.ID)
+		if got.Health.Status != tt.status {
+			t.Errorf("%s: health %+v, want %s", tt.c.Name, got.Health, tt.status)
+		}
+		if got.Version != 1 || !got.LastModified.Equal(tt.c.LastModified) {
+			t.Errorf("%s: a health check changed version or lastModified", tt.c.Name)
+		}
+		h, _ := w.store.History(ctx, tt.c.ID, []string{"org-1"})
+		if len(h) != 1 {
+			t.Errorf("%s: a health check wrote history %v", tt.c.Name, h)
+		}
+	}
+	if got := w.get(noSecret.ID).Health.Message; !strings.Contains(got, "missing") {
+		t.Errorf("missing secret message = %q", got)
+	}
+	events := w.events()
+	if len(events) != 3 {
+		t.Fatalf("events = %v, want 3", events)
+	}
+	seen := map[string]string{}
+	for _, e := range events {
+		d := e["detail"].(map[string]any)
+		if e["detail-type"] != eventbus.DetailType || d["oldStatus"] != "healthy" || d["organizationId"] != "org-1" {
+			t.Errorf("event = %v", e)
+		}
+		seen[d["credentialId"].(string)] = d["newStatus"].(string)
+		raw, _ := json.Marshal(e)
+		if strings.Contains(string(raw), good.SecretKey) || strings.Contains(string(raw), gone.SecretKey) {
+			t.Error("an event carries a secret key")
+		}
+	}
+	if seen[revoked.ID] != "invalid" || seen[down.ID] != "unreachable" || seen[noSecret.ID] != "invalid" {
+		t.Errorf("changes = %v", seen)
+	}
+	// Nothing changed: no event.
+	if sum, err = w.runner().Run(ctx); err != nil || sum.Changed != 0 {
+		t.Errorf("second run: %+v %v", sum, err)
+	}
+	if events := w.events(); len(events) != 0 {
+		t.Errorf("second run announced %v", events)
+	}
+}
+
+// deletingStore deletes a credential after the run has read it and before
+// the run records its health.
+type deletingStore struct {
+	*dynamo.Store
+	victim string
+}
+
+func (d deletingStore) ScanCredentials(ctx context.Context, after string, limit int) ([]*backup.Credential, string, error) {
+	cs, next, err := d.Store.ScanCredentials(ctx, after, limit)
+	if err == nil {
+		_, err = d.Store.DeleteCredential(ctx, d.victim, []string{"org-1"})
+	}
+	return cs, next, err
+}
+
+func TestDeletedDuringRunIsNotRecreated(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	keys, err := mototest.CreateUser(ctx, adminCfg, "del-"+w.bus, mototest.ListBucketsPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := w.store_("org-1", s3.URL, keys)
+	r := w.runner()
+	r.Store = deletingStore{w.store, c.ID}
+	if _, err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.store.GetCredential(ctx, c.ID, []string{"org-1"}); backup.ErrorCode(err) != backup.ENotFound {
+		t.Errorf("deleted credential: %v", err)
+	}
+}
+
+func TestOrphanSweep(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	kept := w.store_("org-1", closedPort(t), mototest.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
+	if _, err := w.secrets.CreateSecret(ctx, "bc_ORPHAN", "org-1", "orphaned"); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := w.runner().Run(ctx)
+	if err != nil || sum.OrphansDeleted != 0 {
+		t.Fatalf("young orphan: %+v %v", sum, err)
+	}
+	r := w.runner()
+	r.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	if sum, err = r.Run(ctx); err != nil || sum.OrphansDeleted != 1 {
+		t.Fatalf("old orphan: %+v %v", sum, err)
+	}
+	if _, err := w.secrets.GetSecret(ctx, "bc_ORPHAN", ""); backup.ErrorCode(err) != backup.ENotFound {
+		t.Errorf("orphan still there: %v", err)
+	}
+	if _, err := w.secrets.GetSecret(ctx, kept.ID, ""); err != nil {
+		t.Errorf("a credential's secret was swept: %v", err)
+	}
+}
+
+func TestStopsBeforeDeadlineAndResumes(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	slow := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		time.Sleep(150 * time.Millisecond)
+		rw.Header().Set("Content-Type", "application/xml")
+		fmt.Fprint(rw, `<ListAllMyBucketsResult><Buckets></Buckets></ListAllMyBucketsResult>`)
+	}))
+	defer slow.Close()
+	const n = 24
+	for range n {
+		w.store_("org-1", slow.URL, mototest.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
+	}
+	r := w.runner()
+	r.Concurrency, r.PerHost, r.PageSize = 2, 2, 5
+	deadline, cancel := context.WithTimeout(ctx, 900*time.Millisecond)
+	defer cancel()
+	first, err := r.Run(deadline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Complete || first.Checked == 0 || first.Checked >= n {
+		t.Fatalf("first run = %+v", first)
+	}
+	second, err := r.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.Complete {
+		t.Fatalf("second run = %+v", second)
+	}
+	// The second run resumes at the first page not finished: together the two
+	// runs check everything, re-checking at most one page.
+	if total := first.Checked + second.Checked; total < n || total > n+r.PageSize {
+		t.Errorf("checked %d + %d, want %d to %d", first.Checked, second.Checked, n, n+r.PageSize)
+	}
+}
