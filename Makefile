@@ -9,7 +9,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 FUZZTIME ?= 10s
 BUILD_FLAGS := -trimpath -ldflags "-s -w" -tags lambda.norpc
 
-.PHONY: all build run run-moto moto health-check token test test-unit fuzz lint deploy check-tools clean $(addprefix invoke-,$(FUNCTIONS))
+.PHONY: all build run run-moto moto moto-table tools test-e2e health-check token test test-unit fuzz lint deploy check-tools clean
 
 all: lint test
 
@@ -52,6 +52,7 @@ test: check-tools
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 	$(MAKE) fuzz
+	$(MAKE) test-e2e
 
 ## fuzz: each fuzz target for FUZZTIME
 fuzz:
@@ -71,6 +72,35 @@ lint:
 ## deploy: sam build and deploy (guided the first time)
 deploy: build
 	@if [ -f samconfig.toml ]; then sam deploy; else sam deploy --guided; fi
+
+## SAM's makefile build method: sam build calls build-<LogicalId> with ARTIFACTS_DIR
+SAM_FUNCTIONS := CreateFunction=create ListFunction=list GetFunction=get UpdateFunction=update DeleteFunction=delete \
+  LockFunction=lock UnlockFunction=unlock MakeDefaultFunction=make-default CheckFunction=check ValidateFunction=validate \
+  AssociateProjectFunction=associate-project DissociateProjectFunction=dissociate-project HistoryFunction=history \
+  OrganizationsFunction=organizations HealthCheckFunction=health-check
+define sam_build
+build-$(word 1,$(subst =, ,$(1))):
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(BUILD_FLAGS) -o $$(ARTIFACTS_DIR)/bootstrap ./functions/$(word 2,$(subst =, ,$(1)))
+endef
+$(foreach f,$(SAM_FUNCTIONS),$(eval $(call sam_build,$(f))))
+
+## invoke-<function>: sam local invoke with events/<function>.json against `make moto`
+invoke-%:
+	sam local invoke $(shell echo $(SAM_FUNCTIONS) | tr ' ' '\n' | grep '=$*$$' | cut -d= -f1) -e events/$*.json --env-vars infra/sam-local-env.json
+
+## moto-table: create the table in the moto that `make moto` serves (for sam local)
+moto-table:
+	$(MOTO_ENV) $(GO) run ./infra/local-api create-table
+
+## tools: the Lambda Runtime Interface Emulator, for test-e2e and bench
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+tools: build/tools/aws-lambda-rie
+build/tools/aws-lambda-rie:
+	GOBIN=$(CURDIR)/build/tools $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
+## test-e2e: every function's real bootstrap under aws-lambda-rie against moto
+test-e2e: check-tools tools
+	RIE=$(CURDIR)/build/tools/aws-lambda-rie $(GO) test -count=1 -tags e2e ./infra/e2e/
 
 clean:
 	rm -rf build .aws-sam

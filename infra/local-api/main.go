@@ -7,6 +7,7 @@
 //	local-api               serve
 //	local-api token         print a token for the local API
 //	local-api health-check  run the health check once against AWS_ENDPOINT_URL_* storage
+//	local-api create-table  create the table at AWS_ENDPOINT_URL_* (for sam local)
 package main
 
 import (
@@ -46,6 +47,9 @@ func main() {
 	run := serve
 	if len(os.Args) > 1 && os.Args[1] == "health-check" {
 		run = func(ctx context.Context, _ []byte) error { return healthCheckOnce(ctx) }
+	}
+	if len(os.Args) > 1 && os.Args[1] == "create-table" {
+		run = func(ctx context.Context, _ []byte) error { return createTable(ctx) }
 	}
 	if err := run(ctx, secret); err != nil {
 		log.Fatal(err)
@@ -170,4 +174,17 @@ func healthCheckOnce(ctx context.Context) error {
 	r.Publisher = health.LogPublisher{Logger: slog.Default()}
 	_, err = r.Run(ctx)
 	return err
+}
+
+// createTable creates the table at the AWS_ENDPOINT_URL_* storage.
+func createTable(ctx context.Context) error {
+	cfg, err := app.Load(os.LookupEnv, "")
+	if err != nil {
+		return err
+	}
+	awsCfg, err := app.AWSConfig(ctx)
+	if err != nil {
+		return err
+	}
+	return dynamo.CreateTable(ctx, dynamodb.NewFromConfig(awsCfg), cfg.Table)
 }
