@@ -26,7 +26,7 @@ import (
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/eventbus"
 	"github.com/acme/backup-credentials/shared/health"
-	"github.com/acme/backup-credentials/shared/internal/mototest"
+	"github.com/acme/backup-credentials/shared/mototest"
 	"github.com/acme/backup-credentials/shared/provider"
 	"github.com/acme/backup-credentials/shared/secrets"
 )

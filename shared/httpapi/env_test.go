@@ -27,7 +27,7 @@ import (
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/httpapi"
 	"github.com/acme/backup-credentials/shared/inmem"
-	"github.com/acme/backup-credentials/shared/internal/mototest"
+	"github.com/acme/backup-credentials/shared/mototest"
 	"github.com/acme/backup-credentials/shared/secrets"
 )
 

@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/acme/backup-credentials/shared/backup"
-	"github.com/acme/backup-credentials/shared/internal/mototest"
+	"github.com/acme/backup-credentials/shared/mototest"
 	"github.com/acme/backup-credentials/shared/provider"
 )
 

@@ -8,7 +8,7 @@ import (
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/inmem"
-	"github.com/acme/backup-credentials/shared/internal/mototest"
+	"github.com/acme/backup-credentials/shared/mototest"
 )
 
 // TestCheckRecordsRevokedKey stores a credential whose key is then deleted in

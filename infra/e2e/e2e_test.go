@@ -1,0 +1,152 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/acme/backup-credentials/shared/dynamo"
+	"github.com/acme/backup-credentials/shared/mototest"
+)
+
+var moto *mototest.Server
+
+func TestMain(m *testing.M) {
+	var err error
+	if moto, err = mototest.Start(); err != nil {
+		log.Printf("e2e needs moto: %v", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	moto.Stop()
+	os.Exit(code)
+}
+
+// TestFunctionsUnderRIE builds every function for this machine, runs each
+// bootstrap under aws-lambda-rie against moto, and walks the contract with
+// the events/ files.
+func TestFunctionsUnderRIE(t *testing.T) {
+	ctx := context.Background()
+	rie, err := FindRIE(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := fmt.Sprintf("e2e%d", time.Now().UnixNano())
+	if err := dynamo.CreateTable(ctx, dynamodb.NewFromConfig(moto.Config()), table); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"AWS_ENDPOINT_URL=" + moto.URL, "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_REGION=us-east-1",
+		"TABLE_NAME=" + table, "SECRET_PREFIX=" + table + "/", "BACKUP_ENDPOINT_ALLOW_CIDRS=127.0.0.0/8", "EVENT_BUS_NAME=default",
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=60"}
+	dirs, err := os.ReadDir(filepath.Join(root, "functions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	fns := map[string]*Function{}
+	for _, d := range dirs {
+		bootstrap, err := Build(root, "./functions/"+d.Name(), bin, d.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := Start(rie, bootstrap, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(f.Stop)
+		fns[d.Name()] = f
+	}
+	provider := []string{"http://host.docker.internal:5000", moto.URL}
+	id := "bc_00000000000000000000000000"
+	invoke := func(name string, want int) map[string]any {
+		t.Helper()
+		ev, err := Event(root, name, id, provider...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := fns[name].Invoke(ctx, ev)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		r, err := DecodeResponse(raw)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, fns[name].Logs())
+		}
+		if r.StatusCode != want {
+			t.Fatalf("%s: status %d, want %d: %s\n%s", name, r.StatusCode, want, r.Body, fns[name].Logs())
+		}
+		var body map[string]any
+		if r.Body != "" {
+			if err := json.Unmarshal([]byte(r.Body), &body); err != nil {
+				t.Fatalf("%s: body %q", name, r.Body)
+			}
+		}
+		if strings.Contains(r.Body, "example-secret-for-an-emulator") {
+			t.Errorf("%s answered the secret key", name)
+		}
+		return body
+	}
+	created := invoke("create", 201)
+	id = created["id"].(string)
+	if got := invoke("get", 200); got["s3Name"] != "prod-backups" {
+		t.Errorf("get = %v", got)
+	}
+	if got := invoke("list", 200)["data"].([]any); len(got) != 1 {
+		t.Errorf("list = %v", got)
+	}
+	if got := invoke("make-default", 200); got["isDefault"] != true {
+		t.Errorf("make-default = %v", got)
+	}
+	invoke("lock", 200)
+	if got := invoke("delete", 409); got["code"] != "locked" {
+		t.Errorf("delete locked = %v", got)
+	}
+	invoke("unlock", 200)
+	invoke("associate-project", 200)
+	if got := invoke("delete", 409); got["code"] != "in_use" {
+		t.Errorf("delete in use = %v", got)
+	}
+	invoke("dissociate-project", 204)
+	invoke("update", 200)
+	invoke("check", 200)
+	invoke("validate", 200)
+	if got := invoke("history", 200)["data"].([]any); len(got) < 7 {
+		t.Errorf("history = %v", got)
+	}
+	if got := invoke("organizations", 200)["data"].([]any); got[0].(map[string]any)["credentialCount"] != 1.0 {
+		t.Errorf("organizations = %v", got)
+	}
+	invoke("delete", 204)
+	invoke("get", 404)
+
+	raw, err := fns["health-check"].Invoke(ctx, mustEvent(t, "health-check"))
+	if err != nil || !strings.Contains(string(raw), `"Complete":true`) {
+		t.Errorf("health-check answered %s (%v)\n%s", raw, err, fns["health-check"].Logs())
+	}
+	for name, f := range fns {
+		if strings.Contains(f.Logs(), "example-secret-for-an-emulator") {
+			t.Errorf("%s logged the secret key", name)
+		}
+		if len(f.InitDurations()) == 0 {
+			t.Errorf("%s: no INIT REPORT in\n%s", name, f.Logs())
+		}
+	}
+}
+
+func mustEvent(t *testing.T, name string) []byte {
+	ev, err := Event(root, name, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}

@@ -1,0 +1,190 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// BuildFlags are the flags every bootstrap is built with, as in the Makefile.
+var BuildFlags = []string{"-trimpath", "-ldflags", "-s -w", "-tags", "lambda.norpc"}
+
+// Build builds functions/<name> (or any package dir) for the host into
+// dir/<name>/bootstrap and returns its path.
+func Build(root, pkg, dir, name string) (string, error) {
+	out := filepath.Join(dir, name, "bootstrap")
+	args := append([]string{"build"}, BuildFlags...)
+	args = append(args, "-o", out, pkg)
+	cmd := exec.Command("go", args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build %s: %v\n%s", pkg, err, b)
+	}
+	return out, nil
+}
+
+// FindRIE returns the aws-lambda-rie binary: $RIE, build/tools, or PATH.
+func FindRIE(root string) (string, error) {
+	for _, p := range []string{os.Getenv("RIE"), filepath.Join(root, "build", "tools", "aws-lambda-rie")} {
+		if p != "" {
+			if _, err := os.Stat(p); err == nil {
+				return p, nil
+			}
+		}
+	}
+	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("aws-lambda-rie not found: run make tools")
+}
+
+// A Function is one bootstrap running under the emulator.
+type Function struct {
+	url  string
+	cmd  *exec.Cmd
+	logs *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Start runs bootstrap under the emulator with env added to this process's
+// environment.
+func Start(rie, bootstrap string, env []string) (*Function, error) {
+	p1, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	p2, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", p1),
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", p2), bootstrap)
+	cmd.Env = append(os.Environ(), env...)
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", rie, err)
+	}
+	f := &Function{url: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", p1), cmd: cmd, logs: logs}
+	for i := 0; ; i++ {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p1))
+		if err == nil {
+			c.Close()
+			return f, nil
+		}
+		if i > 200 {
+			f.Stop()
+			return nil, fmt.Errorf("emulator did not listen: %s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Invoke sends one event and returns the function's answer.
+func (f *Function) Invoke(ctx context.Context, event []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, "POST", f.url, bytes.NewReader(event))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(resp.Body)
+}
+
+// Logs returns what the emulator and the function printed.
+func (f *Function) Logs() string { return f.logs.String() }
+
+var initPattern = regexp.MustCompile(`INIT REPORT\S* ?\(?durationMs: ?([0-9.]+)`)
+
+// InitDurations returns every init duration in ms the emulator reported (its
+// INIT REPORT line; the REPORT line's Init Duration is wrong).
+func (f *Function) InitDurations() []float64 {
+	var out []float64
+	for _, m := range initPattern.FindAllStringSubmatch(f.logs.String(), -1) {
+		if v, err := strconv.ParseFloat(m[1], 64); err == nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Stop ends the emulator and the function.
+func (f *Function) Stop() {
+	if f.cmd.Process != nil {
+		_ = syscall.Kill(-f.cmd.Process.Pid, syscall.SIGKILL)
+		_ = f.cmd.Wait()
+	}
+}
+
+// Response is an API Gateway HTTP API (payload 2.0) answer.
+type Response struct {
+	StatusCode int               `json:"statusCode"`
+	Headers    map[string]string `json:"headers"`
+	Body       string            `json:"body"`
+}
+
+// Event reads events/<name>.json, naming credential id instead of the
+// placeholder and applying replacements (old, new pairs).
+func Event(root, name, id string, replace ...string) ([]byte, error) {
+	raw, err := os.ReadFile(filepath.Join(root, "events", name+".json"))
+	if err != nil {
+		return nil, err
+	}
+	s := strings.ReplaceAll(string(raw), "bc_00000000000000000000000000", id)
+	for i := 0; i+1 < len(replace); i += 2 {
+		s = strings.ReplaceAll(s, replace[i], replace[i+1])
+	}
+	return []byte(s), nil
+}
+
+// DecodeResponse reads an API answer.
+func DecodeResponse(raw []byte) (Response, error) {
+	var r Response
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return r, fmt.Errorf("answer %q: %w", raw, err)
+	}
+	return r, nil
+}
