@@ -1,0 +1,162 @@
+package httpapi_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/acme/backup-credentials/shared/backup"
+	"github.com/acme/backup-credentials/shared/health"
+	"github.com/acme/backup-credentials/shared/secrets"
+)
+
+// faults fails chosen AWS operations inside the SDK's retry loop, so the
+// real store code and the SDK's retries meet the failure as they would in
+// AWS.
+type faults struct {
+	mu       sync.Mutex
+	fail     map[string]fault
+	attempts map[string]int
+}
+
+type fault struct {
+	code  string
+	times int // < 0: always
+}
+
+// set makes op ("DynamoDB.GetItem") fail with code, times times (< 0 always).
+func (f *faults) set(op, code string, times int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail == nil {
+		f.fail, f.attempts = map[string]fault{}, map[string]int{}
+	}
+	f.fail[op] = fault{code, times}
+	f.attempts[op] = 0
+}
+
+func (f *faults) clear() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail = nil
+}
+
+func (f *faults) tries(op string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.attempts[op]
+}
+
+func (f *faults) Middleware(stack *middleware.Stack) error {
+	return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("fault",
+		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+			op := awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx)
+			f.mu.Lock()
+			ft, fail := f.fail[op]
+			if fail {
+				f.attempts[op]++
+				fail = ft.times < 0 || f.attempts[op] <= ft.times
+			}
+			f.mu.Unlock()
+			if fail {
+				return middleware.FinalizeOutput{}, middleware.Metadata{}, &smithy.GenericAPIError{Code: ft.code, Message: "injected fault"}
+			}
+			return next.HandleFinalize(ctx, in)
+		}), middleware.After)
+}
+
+// secretNames lists the secrets under the env's prefix.
+func (e *env) secretNames(t *testing.T) []string {
+	var out []string
+	err := e.secrets.(*secrets.Store).ListSecrets(context.Background(), func(id string, _ time.Time) error {
+		out = append(out, id)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestFaultSecretsManagerFailsOnCreate(t *testing.T) {
+	e := newEnv(t, "moto")
+	e.faults.set("Secrets Manager.CreateSecret", "InternalServiceError", -1)
+	r := e.do(partner, "POST", "/v1/backup-credentials", createBody("org-1", "prod"))
+	if r.status != 503 || r.code() != "unavailable" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("got %d %s %v", r.status, r.body, r.header)
+	}
+	e.faults.clear()
+	if n := len(e.must(200, partner, "GET", "/v1/backup-credentials", nil).json(t)["data"].([]any)); n != 0 {
+		t.Errorf("stored %d credentials", n)
+	}
+	if got := e.secretNames(t); len(got) != 0 {
+		t.Errorf("secrets left: %v", got)
+	}
+}
+
+func TestFaultMetadataFailsAfterSecret(t *testing.T) {
+	e := newEnv(t, "moto")
+	e.faults.set("DynamoDB.TransactWriteItems", "InternalServerError", -1)
+	r := e.do(partner, "POST", "/v1/backup-credentials", createBody("org-1", "prod"))
+	if r.status != 503 || r.code() != "unavailable" {
+		t.Fatalf("got %d %s", r.status, r.body)
+	}
+	if e.faults.tries("DynamoDB.TransactWriteItems") < 1 {
+		t.Fatal("the fault never fired")
+	}
+	e.faults.clear()
+	if got := e.secretNames(t); len(got) != 0 {
+		t.Errorf("the secret was not removed: %v", got)
+	}
+	e.must(201, partner, "POST", "/v1/backup-credentials", createBody("org-1", "prod"))
+}
+
+func TestFaultSecretDeleteFailsAfterMetadata(t *testing.T) {
+	e := newEnv(t, "moto")
+	id := e.create("org-1", "prod")
+	e.faults.set("Secrets Manager.DeleteSecret", "InternalServiceError", -1)
+	e.must(204, partner, "DELETE", "/v1/backup-credentials/"+id, nil)
+	e.faults.clear()
+	e.must(404, partner, "GET", "/v1/backup-credentials/"+id, nil)
+	if got := e.secretNames(t); len(got) != 1 || got[0] != id {
+		t.Fatalf("secrets = %v, want the orphan %s", got, id)
+	}
+	// The health check's orphan sweep removes it once it is an hour old.
+	r := &health.Runner{Store: e.store, Secrets: e.secrets.(*secrets.Store),
+		Service: &backup.Service{Store: e.store, Secrets: e.secrets, Checker: e.checker},
+		Now:     func() time.Time { return time.Now().Add(2 * time.Hour) }}
+	sum, err := r.Run(context.Background())
+	if err != nil || sum.OrphansDeleted != 1 {
+		t.Fatalf("sweep: %+v %v", sum, err)
+	}
+	if got := e.secretNames(t); len(got) != 0 {
+		t.Errorf("secrets after the sweep: %v", got)
+	}
+}
+
+func TestFaultThrottling(t *testing.T) {
+	e := newEnv(t, "moto")
+	id := e.create("org-1", "prod")
+	e.faults.set("DynamoDB.GetItem", "ThrottlingException", 2)
+	e.must(200, partner, "GET", "/v1/backup-credentials/"+id, nil)
+	if n := e.faults.tries("DynamoDB.GetItem"); n != 3 {
+		t.Errorf("tries = %d, want 2 throttled and 1 served", n)
+	}
+	e.faults.set("DynamoDB.GetItem", "ProvisionedThroughputExceededException", -1)
+	r := e.do(partner, "GET", "/v1/backup-credentials/"+id, nil)
+	if r.status != 503 || r.code() != "unavailable" || r.header.Get("Retry-After") == "" {
+		t.Errorf("still throttled: %d %s %v", r.status, r.body, r.header)
+	}
+	if n := e.faults.tries("DynamoDB.GetItem"); n < 3 {
+		t.Errorf("tries = %d: the SDK did not retry", n)
+	}
+	if strings.Contains(string(r.body), "injected") || strings.Contains(string(r.body), "Throughput") {
+		t.Errorf("the cause reached the caller: %s", r.body)
+	}
+}
