@@ -9,7 +9,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 FUZZTIME ?= 10s
 BUILD_FLAGS := -trimpath -ldflags "-s -w" -tags lambda.norpc
 
-.PHONY: all build run run-moto moto moto-table tools test-e2e health-check token test test-unit fuzz lint deploy check-tools clean
+.PHONY: all bench build run run-moto moto moto-table tools test-e2e health-check token test test-unit fuzz lint deploy check-tools clean
 
 all: lint test
 
@@ -101,6 +101,10 @@ build/tools/aws-lambda-rie:
 ## test-e2e: every function's real bootstrap under aws-lambda-rie against moto
 test-e2e: check-tools tools
 	RIE=$(CURDIR)/build/tools/aws-lambda-rie $(GO) test -count=1 -tags e2e ./infra/e2e/
+
+## bench: cold starts, sizes, AWS calls and overhead per action, health throughput; writes infra/bench/report.md and report.json
+bench: check-tools tools
+	RIE=$(CURDIR)/build/tools/aws-lambda-rie COLD_STARTS=$${COLD_STARTS:-10} $(GO) run ./infra/bench
 
 clean:
 	rm -rf build .aws-sam

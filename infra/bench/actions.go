@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
+	"sync"
+	"time"
+
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/acme/backup-credentials/shared/backup"
+	"github.com/acme/backup-credentials/shared/dynamo"
+	"github.com/acme/backup-credentials/shared/httpapi"
+	"github.com/acme/backup-credentials/shared/mototest"
+	"github.com/acme/backup-credentials/shared/secrets"
+)
+
+// ActionFigures are one action's calls and latency.
+type ActionFigures struct {
+	Name      string   `json:"name"`
+	Calls     int      `json:"awsCalls"`
+	Ops       []string `json:"operations"`
+	Minimum   int      `json:"minimumCalls"`
+	HandlerMs float64  `json:"handlerMedianMs"`
+	DirectMs  float64  `json:"directMedianMs"`
+	Ratio     float64  `json:"ratio"`
+}
+
+// recorder captures every AWS call's operation and input.
+type recorder struct {
+	mu    sync.Mutex
+	on    bool
+	calls []call
+}
+
+type call struct {
+	op    string
+	input any
+}
+
+func (r *recorder) middleware(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("record",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			r.mu.Lock()
+			if r.on {
+				r.calls = append(r.calls, call{awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx), in.Parameters})
+			}
+			r.mu.Unlock()
+			return next.HandleInitialize(ctx, in)
+		}), middleware.Before)
+}
+
+func (r *recorder) start() { r.mu.Lock(); r.on, r.calls = true, nil; r.mu.Unlock() }
+func (r *recorder) stop() []call {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.on = false
+	return r.calls
+}
+
+// replay makes one captured call directly with the SDK. Its outcome (a
+// condition that no longer holds, say) does not matter: the round trip does.
+func replay(ctx context.Context, ddb *dynamodb.Client, sm *secretsmanager.Client, c call) {
+	switch in := c.input.(type) {
+	case *dynamodb.GetItemInput:
+		_, _ = ddb.GetItem(ctx, in)
+	case *dynamodb.QueryInput:
+		_, _ = ddb.Query(ctx, in)
+	case *dynamodb.UpdateItemInput:
+		_, _ = ddb.UpdateItem(ctx, in)
+	case *dynamodb.PutItemInput:
+		_, _ = ddb.PutItem(ctx, in)
+	case *dynamodb.DeleteItemInput:
+		_, _ = ddb.DeleteItem(ctx, in)
+	case *dynamodb.BatchGetItemInput:
+		_, _ = ddb.BatchGetItem(ctx, in)
+	case *dynamodb.TransactWriteItemsInput:
+		_, _ = ddb.TransactWriteItems(ctx, in)
+	case *secretsmanager.CreateSecretInput:
+		_, _ = sm.CreateSecret(ctx, in)
+	case *secretsmanager.DeleteSecretInput:
+		_, _ = sm.DeleteSecret(ctx, in)
+	case *secretsmanager.GetSecretValueInput:
+		_, _ = sm.GetSecretValue(ctx, in)
+	case *secretsmanager.PutSecretValueInput:
+		_, _ = sm.PutSecretValue(ctx, in)
+	default:
+		log.Fatalf("replay: unknown input %T", in)
+	}
+}
+
+type acceptAll struct{}
+
+func (acceptAll) Check(context.Context, backup.Keys) (backup.CheckResult, error) {
+	return backup.CheckResult{Status: backup.HealthHealthy, Message: "ok"}, nil
+}
+
+const rounds = 40
+
+// actions measures every action's calls and its handler's overhead.
+func actions(moto *mototest.Server) ([]ActionFigures, error) {
+	ctx := context.Background()
+	rec := &recorder{}
+	cfg := moto.Config()
+	cfg.APIOptions = append(cfg.APIOptions, rec.middleware)
+	ddb, sm := dynamodb.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg)
+	plainDDB, plainSM := dynamodb.NewFromConfig(moto.Config()), secretsmanager.NewFromConfig(moto.Config())
+	table := fmt.Sprintf("bench%d", time.Now().UnixNano())
+	if err := dynamo.CreateTable(ctx, ddb, table); err != nil {
+		return nil, err
+	}
+	svc := &backup.Service{Store: dynamo.New(ddb, table), Secrets: secrets.New(sm, table+"/"), Checker: acceptAll{}}
+	token, err := httpapi.LocalToken([]byte("bench"), "u", "Bench", backup.RolePartner, []string{"org-1"}, time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	h := (&httpapi.API{Service: svc, Auth: httpapi.LocalAuth{Secret: []byte("bench"), Claims: httpapi.DefaultClaims}}).Handler()
+	do := func(method, path string, body any) (int, []byte) {
+		var rd io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+		req := httptest.NewRequest(method, path, rd)
+		req.Header.Set("Authorization", "Bearer "+token)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w.Code, w.Body.Bytes()
+	}
+	n := 0
+	create := func() string {
+		n++
+		code, b := do("POST", "/v1/backup-credentials", map[string]any{"organizationId": "org-1", "s3Name": fmt.Sprintf("bench-%d", n),
+			"s3AccessKeyId": "AKIAEXAMPLE", "s3SecretKey": "bench-secret", "s3Endpoint": "https://s3.us-east-1.amazonaws.com", "s3Region": "us-east-1"})
+		if code != 201 {
+			log.Fatalf("create: %d %s", code, b)
+		}
+		var c struct{ ID string }
+		_ = json.Unmarshal(b, &c)
+		return c.ID
+	}
+	a, b := create(), create()
+	for range 20 {
+		create()
+	}
+	base := "/v1/backup-credentials/"
+	type step struct {
+		method, path string
+		body         any
+	}
+	// Each action is measured as steps that leave the state as they found
+	// it, so every round does the same work.
+	cases := []struct {
+		name    string
+		minimum int
+		steps   []step
+	}{
+		{"get", 1, []step{{"GET", base + a, nil}}},
+		{"list (one organization, 50 items)", 1, []step{{"GET", "/v1/backup-credentials?organizationId=org-1", nil}}},
+		{"history", 1, []step{{"GET", base + a + "/history", nil}}},
+		{"organizations", 1, []step{{"GET", "/v1/organizations", nil}}},
+		{"lock + unlock", 2, []step{{"POST", base + a + "/lock", nil}, {"POST", base + a + "/unlock", nil}}},
+		{"make-default (two, alternately)", 2, []step{{"POST", base + a + "/make-default", nil}, {"POST", base + b + "/make-default", nil}}},
+		{"associate + dissociate", 2, []step{{"PUT", base + a + "/projects/p-1", map[string]string{"name": "shop"}}, {"DELETE", base + a + "/projects/p-1", nil}}},
+		{"rename twice (PATCH)", 4, []step{{"PATCH", base + a, map[string]string{"s3Name": "renamed-a"}}, {"PATCH", base + a, map[string]string{"s3Name": "bench-1"}}}},
+	}
+	var out []ActionFigures
+	for _, c := range cases {
+		run := func() {
+			for _, s := range c.steps {
+				if code, body := do(s.method, s.path, s.body); code >= 300 {
+					log.Fatalf("%s %s: %d %s", s.method, s.path, code, body)
+				}
+			}
+		}
+		run() // warm
+		rec.start()
+		run()
+		calls := rec.stop()
+		var handler, direct []float64
+		for range rounds {
+			t := time.Now()
+			run()
+			handler = append(handler, ms(time.Since(t)))
+			t = time.Now()
+			for _, cl := range calls {
+				replay(ctx, plainDDB, plainSM, cl)
+			}
+			direct = append(direct, ms(time.Since(t)))
+		}
+		f := ActionFigures{Name: c.name, Calls: len(calls), Minimum: c.minimum, HandlerMs: median(handler), DirectMs: median(direct)}
+		for _, cl := range calls {
+			f.Ops = append(f.Ops, cl.op)
+		}
+		f.Ratio = f.HandlerMs / f.DirectMs
+		out = append(out, f)
+		log.Printf("  %s: %d calls, %.3f ms vs %.3f ms", f.Name, f.Calls, f.HandlerMs, f.DirectMs)
+	}
+	// Create + delete: the provider check is a stand-in here (the real one is
+	// a network call the handler cannot add to).
+	var handler, direct []float64
+	var calls []call
+	for i := range rounds + 1 {
+		rec.start()
+		t := time.Now()
+		id := create()
+		if code, body := do("DELETE", base+id, nil); code != 204 {
+			log.Fatalf("delete: %d %s", code, body)
+		}
+		el := time.Since(t)
+		cs := rec.stop()
+		if i == 0 {
+			calls = cs
+			continue
+		}
+		handler = append(handler, ms(el))
+		t = time.Now()
+		for _, cl := range cs {
+			replay(ctx, plainDDB, plainSM, cl)
+		}
+		direct = append(direct, ms(time.Since(t)))
+	}
+	f := ActionFigures{Name: "create + delete", Calls: len(calls), Minimum: 4, HandlerMs: median(handler), DirectMs: median(direct)}
+	for _, cl := range calls {
+		f.Ops = append(f.Ops, cl.op)
+	}
+	f.Ratio = f.HandlerMs / f.DirectMs
+	out = append(out, f)
+	return out, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,0 +1,53 @@
+package dynamo
+
+import (
+	"testing"
+	"time"
+
+	"github.com/acme/backup-credentials/shared/backup"
+)
+
+func sample() (*backup.Credential, backup.HistoryEntry) {
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	c := &backup.Credential{ID: "bc_01JD8X0000000000000000000X", OrganizationID: "org-1", Name: "prod-backups",
+		AccessKeyID: "AKIAIOSFODNN7EXAMPLE", Endpoint: "https://s3.eu-central-1.amazonaws.com", Region: "eu-central-1",
+		Projects:  []backup.Project{{ID: "p-1", Name: "shop"}, {ID: "p-2", Name: "blog"}},
+		Health:    backup.Health{Status: backup.HealthHealthy, CheckedAt: &now, Message: "ok"},
+		CreatedAt: now, CreatedBy: "Jane", LastModified: now, LastModifiedBy: "Jane", Version: 3, SecretVersion: "v1"}
+	return c, backup.HistoryEntry{At: now, By: "Jane", Action: backup.ActionCreated, Fields: []string{"s3Name"}}
+}
+
+// BenchmarkCredentialItem marshals a credential into its item, as every
+// create does.
+func BenchmarkCredentialItem(b *testing.B) {
+	c, e := sample()
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = credentialItem(c, e)
+	}
+}
+
+// BenchmarkCredentialFrom reads a credential from its item, as every read
+// does for every item.
+func BenchmarkCredentialFrom(b *testing.B) {
+	c, e := sample()
+	it := credentialItem(c, e)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := credentialFrom(it); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestItemRoundTrip(t *testing.T) {
+	c, e := sample()
+	got, err := credentialFrom(credentialItem(c, e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != c.Name || got.Version != c.Version || len(got.Projects) != 2 || got.Projects[0].Name != "shop" ||
+		!got.Health.CheckedAt.Equal(*c.Health.CheckedAt) || got.SecretVersion != "v1" || got.CACertificate != nil {
+		t.Errorf("round trip = %+v", got)
+	}
+}
