@@ -7,7 +7,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/acme/backup-credentials/shared/backup"
 )
@@ -53,30 +52,13 @@ func (st *Store) ScanCredentials(ctx context.Context, after string, limit int) (
 
 // CredentialsExist reports which of ids name a stored credential.
 func (st *Store) CredentialsExist(ctx context.Context, ids []string) (map[string]bool, error) {
+	keys := make([]item, len(ids))
+	for i, id := range ids {
+		keys[i] = credKey(id)
+	}
 	found := map[string]bool{}
-	for start := 0; start < len(ids); start += 100 {
-		var keys []item
-		for _, id := range ids[start:min(start+100, len(ids))] {
-			keys = append(keys, credKey(id))
-		}
-		for attempt := 0; len(keys) > 0; attempt++ {
-			out, err := st.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
-				*st.table: {Keys: keys, ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("#id"),
-					ExpressionAttributeNames: map[string]string{"#id": "id"}},
-			}})
-			if err != nil {
-				return nil, failed("read credentials", err)
-			}
-			for _, it := range out.Responses[*st.table] {
-				found[getS(it, "id")] = true
-			}
-			keys = out.UnprocessedKeys[*st.table].Keys
-			if len(keys) > 0 {
-				if err := pause(ctx, attempt); err != nil {
-					return nil, err
-				}
-			}
-		}
+	if err := st.batchGet(ctx, keys, true, "#id", func(it item) { found[getS(it, "id")] = true }); err != nil {
+		return nil, failed("read credentials", err)
 	}
 	return found, nil
 }

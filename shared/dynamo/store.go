@@ -296,33 +296,44 @@ func (st *Store) readWith(ctx context.Context, id string, orgs []string, other f
 	for _, o := range orgs {
 		keys = append(keys, other(o))
 	}
-	found := map[string]item{}
 	var cred item
+	found := map[string]item{}
+	err := st.batchGet(ctx, keys, true, "", func(it item) {
+		if getS(it, attrSK) == "CRED" {
+			cred = it
+		} else {
+			found[getS(it, attrPK)] = it
+		}
+	})
+	return cred, found, err
+}
+
+// batchGet reads keys a hundred at a time, retrying what DynamoDB leaves
+// unprocessed, and calls fn for each item found.
+func (st *Store) batchGet(ctx context.Context, keys []item, consistent bool, projectionExpr string, fn func(item)) error {
 	for start := 0; start < len(keys); start += 100 {
-		pending := keys[start:min(start+100, len(keys))]
-		for attempt := 0; len(pending) > 0; attempt++ {
-			out, err := st.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
-				*st.table: {Keys: pending, ConsistentRead: aws.Bool(true)},
-			}})
+		ka := types.KeysAndAttributes{Keys: keys[start:min(start+100, len(keys))], ConsistentRead: aws.Bool(consistent)}
+		if projectionExpr != "" {
+			ka.ProjectionExpression = aws.String(projectionExpr)
+			ka.ExpressionAttributeNames = exprNames([]string{projectionExpr}, nil)
+		}
+		for attempt := 0; len(ka.Keys) > 0; attempt++ {
+			out, err := st.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{*st.table: ka}})
 			if err != nil {
-				return nil, nil, err
+				return err
 			}
 			for _, it := range out.Responses[*st.table] {
-				if getS(it, attrSK) == "CRED" {
-					cred = it
-				} else {
-					found[getS(it, attrPK)] = it
-				}
+				fn(it)
 			}
-			pending = out.UnprocessedKeys[*st.table].Keys
-			if len(pending) > 0 {
+			ka.Keys = out.UnprocessedKeys[*st.table].Keys
+			if len(ka.Keys) > 0 {
 				if err := pause(ctx, attempt); err != nil {
-					return nil, nil, err
+					return err
 				}
 			}
 		}
 	}
-	return cred, found, nil
+	return nil
 }
 
 // MakeDefault moves the organization's default to id in one transaction: the
@@ -691,29 +702,15 @@ func (st *Store) ListCredentials(ctx context.Context, q backup.ListQuery) (*back
 
 // Organizations reads the organizations' items in one batch per hundred.
 func (st *Store) Organizations(ctx context.Context, orgs []string) ([]backup.Organization, error) {
+	keys := make([]item, len(orgs))
+	for i, o := range orgs {
+		keys[i] = orgKey(o)
+	}
 	byID := map[string]item{}
-	for start := 0; start < len(orgs); start += 100 {
-		var keys []item
-		for _, o := range orgs[start:min(start+100, len(orgs))] {
-			keys = append(keys, orgKey(o))
-		}
-		for attempt := 0; len(keys) > 0; attempt++ {
-			out, err := st.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
-				*st.table: {Keys: keys},
-			}})
-			if err != nil {
-				return nil, failed("read organizations", err)
-			}
-			for _, it := range out.Responses[*st.table] {
-				byID[strings.TrimPrefix(getS(it, attrPK), "ORG#")] = it
-			}
-			keys = out.UnprocessedKeys[*st.table].Keys
-			if len(keys) > 0 {
-				if err := pause(ctx, attempt); err != nil {
-					return nil, err
-				}
-			}
-		}
+	if err := st.batchGet(ctx, keys, false, "", func(it item) {
+		byID[strings.TrimPrefix(getS(it, attrPK), "ORG#")] = it
+	}); err != nil {
+		return nil, failed("read organizations", err)
 	}
 	out := make([]backup.Organization, 0, len(orgs))
 	for _, o := range orgs {
