@@ -1,13 +1,16 @@
 // Command create serves the create route of the backup credentials API as a
-// Lambda function behind API Gateway.
+// Lambda function behind API Gateway. It builds only the clients create uses.
 package main
 
 import (
-	"context"
 	"log"
 	"os"
 
 	"github.com/acme/backup-credentials/shared/app"
+	"github.com/acme/backup-credentials/shared/backup"
+	"github.com/acme/backup-credentials/shared/dynamo"
+	"github.com/acme/backup-credentials/shared/provider"
+	"github.com/acme/backup-credentials/shared/secrets"
 )
 
 func main() {
@@ -15,9 +18,10 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	awsCfg, err := app.AWSConfig(context.Background())
-	if err != nil {
-		log.Fatal(err)
-	}
-	app.ServeLambda(cfg, app.NewService(awsCfg, cfg, app.NeedStore|app.NeedSecrets|app.NeedChecker), "create")
+	store := dynamo.FromConfig(cfg.AWS, cfg.Endpoint("DYNAMODB"), cfg.Table)
+	store.IdempotencyTTL = cfg.IdempotencyTTL
+	app.ServeLambda(cfg, &backup.Service{Store: store,
+		Secrets: secrets.FromConfig(cfg.AWS, cfg.Endpoint("SECRETS_MANAGER"), cfg.SecretPrefix, cfg.KMSKeyID),
+		Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS")),
+	}, "create")
 }

@@ -6,12 +6,18 @@ import (
 	"context"
 	"log"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/acme/backup-credentials/shared/app"
+	"github.com/acme/backup-credentials/shared/backup"
+	"github.com/acme/backup-credentials/shared/dynamo"
+	"github.com/acme/backup-credentials/shared/eventbus"
 	"github.com/acme/backup-credentials/shared/health"
+	"github.com/acme/backup-credentials/shared/provider"
+	"github.com/acme/backup-credentials/shared/secrets"
 )
 
 func main() {
@@ -19,11 +25,14 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	awsCfg, err := app.AWSConfig(context.Background())
-	if err != nil {
-		log.Fatal(err)
+	store := dynamo.FromConfig(cfg.AWS, cfg.Endpoint("DYNAMODB"), cfg.Table)
+	vault := secrets.FromConfig(cfg.AWS, cfg.Endpoint("SECRETS_MANAGER"), cfg.SecretPrefix, cfg.KMSKeyID)
+	runner := &health.Runner{
+		Store: store, Secrets: vault,
+		Service:     &backup.Service{Store: store, Secrets: vault, Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS"))},
+		Publisher:   eventbus.FromConfig(cfg.AWS, cfg.Endpoint("EVENTBRIDGE"), cfg.EventBus),
+		Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost, Margin: cfg.CheckTimeout + 2*time.Second,
 	}
-	runner := app.NewHealthRunner(awsCfg, cfg, true)
 	lambda.Start(func(ctx context.Context, _ events.EventBridgeEvent) (health.Summary, error) {
 		return runner.Run(ctx)
 	})

@@ -1,13 +1,14 @@
 // Command lock serves the lock route of the backup credentials API as a
-// Lambda function behind API Gateway.
+// Lambda function behind API Gateway. It builds only the clients lock uses.
 package main
 
 import (
-	"context"
 	"log"
 	"os"
 
 	"github.com/acme/backup-credentials/shared/app"
+	"github.com/acme/backup-credentials/shared/backup"
+	"github.com/acme/backup-credentials/shared/dynamo"
 )
 
 func main() {
@@ -15,9 +16,6 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	awsCfg, err := app.AWSConfig(context.Background())
-	if err != nil {
-		log.Fatal(err)
-	}
-	app.ServeLambda(cfg, app.NewService(awsCfg, cfg, app.NeedStore), "lock")
+	store := dynamo.FromConfig(cfg.AWS, cfg.Endpoint("DYNAMODB"), cfg.Table)
+	app.ServeLambda(cfg, &backup.Service{Store: store}, "lock")
 }

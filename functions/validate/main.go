@@ -1,13 +1,14 @@
 // Command validate serves the validate route of the backup credentials API as a
-// Lambda function behind API Gateway.
+// Lambda function behind API Gateway. It builds only the clients validate uses.
 package main
 
 import (
-	"context"
 	"log"
 	"os"
 
 	"github.com/acme/backup-credentials/shared/app"
+	"github.com/acme/backup-credentials/shared/backup"
+	"github.com/acme/backup-credentials/shared/provider"
 )
 
 func main() {
@@ -15,9 +16,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	awsCfg, err := app.AWSConfig(context.Background())
-	if err != nil {
-		log.Fatal(err)
-	}
-	app.ServeLambda(cfg, app.NewService(awsCfg, cfg, app.NeedChecker), "validate")
+	app.ServeLambda(cfg, &backup.Service{
+		Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS")),
+	}, "validate")
 }

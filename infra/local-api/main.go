@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
@@ -33,6 +34,7 @@ import (
 	"github.com/acme/backup-credentials/shared/health"
 	"github.com/acme/backup-credentials/shared/httpapi"
 	"github.com/acme/backup-credentials/shared/inmem"
+	"github.com/acme/backup-credentials/shared/provider"
 	"github.com/acme/backup-credentials/shared/secrets"
 )
 
@@ -83,19 +85,14 @@ func serve(ctx context.Context, secret []byte) error {
 	if err != nil {
 		return err
 	}
-	svc := &backup.Service{Checker: app.NewChecker(cfg), Logger: slog.Default(), IdempotencyWait: 5 * time.Second}
+	svc := &backup.Service{Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS")), Logger: slog.Default()}
 	storage := "in-process (minidyn, in-memory secrets)"
-	if os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") != "" || os.Getenv("AWS_ENDPOINT_URL") != "" {
-		awsCfg, err := app.AWSConfig(ctx)
+	if cfg.Endpoint("DYNAMODB") != "" {
+		st, sec, err := awsStorage(ctx, cfg)
 		if err != nil {
 			return err
 		}
-		ddb := dynamodb.NewFromConfig(awsCfg)
-		if err := dynamo.CreateTable(ctx, ddb, cfg.Table); err != nil {
-			return err
-		}
-		svc.Store = dynamo.New(ddb, cfg.Table)
-		svc.Secrets = secrets.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix)
+		svc.Store, svc.Secrets = st, sec
 		storage = "AWS endpoints from AWS_ENDPOINT_URL_*"
 	} else {
 		ddb, err := inmem.DynamoDB(ctx, cfg.Table)
@@ -156,22 +153,38 @@ func healthEvery(ctx context.Context, r *health.Runner, interval time.Duration) 
 	}
 }
 
+// awsStorage builds the store and secret store on the endpoints the SDK's
+// AWS_ENDPOINT_URL_* variables name, with the SDK's usual credential chain,
+// creating the table if it is missing.
+func awsStorage(ctx context.Context, cfg app.Config) (*dynamo.Store, *secrets.Store, error) {
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load AWS config: %w", err)
+	}
+	ddb := dynamodb.NewFromConfig(awsCfg)
+	if err := dynamo.CreateTable(ctx, ddb, cfg.Table); err != nil {
+		return nil, nil, err
+	}
+	return dynamo.New(ddb, cfg.Table), secrets.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix), nil
+}
+
 // healthCheckOnce runs the health check once against the storage the SDK's
 // AWS_ENDPOINT_URL_* variables name (an emulator), logging changes.
 func healthCheckOnce(ctx context.Context) error {
-	if os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" && os.Getenv("AWS_ENDPOINT_URL") == "" {
-		return fmt.Errorf("set AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_DYNAMODB and _SECRETS_MANAGER) to the storage to check")
-	}
 	cfg, err := app.Load(os.LookupEnv, "127.0.0.0/8")
 	if err != nil {
 		return err
 	}
-	awsCfg, err := app.AWSConfig(ctx)
+	if cfg.Endpoint("DYNAMODB") == "" {
+		return fmt.Errorf("set AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_DYNAMODB and _SECRETS_MANAGER) to the storage to check")
+	}
+	st, sec, err := awsStorage(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	r := app.NewHealthRunner(awsCfg, cfg, false)
-	r.Publisher = health.LogPublisher{Logger: slog.Default()}
+	r := &health.Runner{Store: st, Secrets: sec, Publisher: health.LogPublisher{Logger: slog.Default()},
+		Service:     &backup.Service{Store: st, Secrets: sec, Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS"))},
+		Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost}
 	_, err = r.Run(ctx)
 	return err
 }
@@ -182,9 +195,6 @@ func createTable(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	awsCfg, err := app.AWSConfig(ctx)
-	if err != nil {
-		return err
-	}
-	return dynamo.CreateTable(ctx, dynamodb.NewFromConfig(awsCfg), cfg.Table)
+	_, _, err = awsStorage(ctx, cfg)
+	return err
 }

@@ -1,31 +1,24 @@
-// Package app wires the service from configuration: it reads settings
-// through a getenv function that main passes in, builds the AWS config once,
-// and only the clients an action uses.
+// Package app reads the service's configuration (through a lookup function
+// that main passes in) and serves one route as a Lambda function. It imports
+// no AWS service client: each function's main builds only the clients it
+// uses, so its binary links only those.
 package app
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/acme/backup-credentials/shared/backup"
-	"github.com/acme/backup-credentials/shared/dynamo"
-	"github.com/acme/backup-credentials/shared/eventbus"
-	"github.com/acme/backup-credentials/shared/health"
 	"github.com/acme/backup-credentials/shared/httpapi"
-	"github.com/acme/backup-credentials/shared/provider"
-	"github.com/acme/backup-credentials/shared/secrets"
 )
 
 // Config is the service's configuration.
@@ -35,14 +28,30 @@ type Config struct {
 	KMSKeyID       string
 	AllowCIDRs     []netip.Prefix
 	CheckTimeout   time.Duration
-	STSEndpoint    string
 	Claims         httpapi.ClaimNames
 	IdempotencyTTL time.Duration
 	// Health check: the event bus for changes, checks in flight in all and
 	// per endpoint host.
 	EventBus                      string
 	HealthConcurrency, HealthHost int
+	// AWS is the SDK configuration: region and credentials from the
+	// environment, as Lambda provides them.
+	AWS aws.Config
+	// endpoints are the SDK's AWS_ENDPOINT_URL[_<SERVICE>] overrides.
+	endpoints map[string]string
 }
+
+// Endpoint returns the endpoint override for a service ("DYNAMODB",
+// "SECRETS_MANAGER", "STS", "EVENTBRIDGE"), or "" for AWS's own.
+func (c Config) Endpoint(service string) string {
+	if e := c.endpoints[service]; e != "" {
+		return e
+	}
+	return c.endpoints[""]
+}
+
+// DefaultCheckTimeout bounds one provider check when CHECK_TIMEOUT is unset.
+const DefaultCheckTimeout = 5 * time.Second
 
 // Load reads the configuration through lookup (os.LookupEnv in main).
 // allowDefault is the allow-list used when BACKUP_ENDPOINT_ALLOW_CIDRS is
@@ -62,100 +71,75 @@ func Load(lookup func(string) (string, bool), allowDefault string) (Config, erro
 		Table:        or("TABLE_NAME", "backup-credentials"),
 		SecretPrefix: or("SECRET_PREFIX", "backup-credentials/"),
 		KMSKeyID:     getenv("SECRETS_KMS_KEY_ID"),
-		STSEndpoint:  getenv("AWS_ENDPOINT_URL_STS"),
 		Claims: httpapi.ClaimNames{
 			Name:          or("CLAIM_NAME", httpapi.DefaultClaims.Name),
 			Organizations: or("CLAIM_ORGANIZATIONS", httpapi.DefaultClaims.Organizations),
 			Role:          or("CLAIM_ROLE", httpapi.DefaultClaims.Role),
 		},
+		EventBus:  or("EVENT_BUS_NAME", "default"),
+		endpoints: map[string]string{"": getenv("AWS_ENDPOINT_URL")},
+	}
+	for _, s := range []string{"DYNAMODB", "SECRETS_MANAGER", "STS", "EVENTBRIDGE"} {
+		cfg.endpoints[s] = getenv("AWS_ENDPOINT_URL_" + s)
 	}
 	allow, set := lookup("BACKUP_ENDPOINT_ALLOW_CIDRS")
 	if !set {
 		allow = allowDefault
 	}
 	var err error
-	if cfg.AllowCIDRs, err = provider.ParseAllowList(allow); err != nil {
+	if cfg.AllowCIDRs, err = ParseAllowList(allow); err != nil {
 		return Config{}, fmt.Errorf("BACKUP_ENDPOINT_ALLOW_CIDRS: %w", err)
 	}
-	if cfg.CheckTimeout, err = time.ParseDuration(or("CHECK_TIMEOUT", provider.DefaultTimeout.String())); err != nil {
+	if cfg.CheckTimeout, err = time.ParseDuration(or("CHECK_TIMEOUT", DefaultCheckTimeout.String())); err != nil {
 		return Config{}, fmt.Errorf("CHECK_TIMEOUT: %w", err)
 	}
-	hours, err := strconv.Atoi(or("IDEMPOTENCY_TTL_HOURS", "24"))
-	if err != nil || hours < 1 {
-		return Config{}, fmt.Errorf("IDEMPOTENCY_TTL_HOURS must be a whole number of hours")
+	ints := []struct {
+		name, def string
+		dst       *int
+	}{{"IDEMPOTENCY_TTL_HOURS", "24", new(int)}, {"HEALTH_CONCURRENCY", "32", &cfg.HealthConcurrency},
+		{"HEALTH_CONCURRENCY_PER_HOST", "8", &cfg.HealthHost}}
+	for _, i := range ints {
+		if *i.dst, err = strconv.Atoi(or(i.name, i.def)); err != nil || *i.dst < 1 {
+			return Config{}, fmt.Errorf("%s must be a positive whole number", i.name)
+		}
 	}
-	cfg.IdempotencyTTL = time.Duration(hours) * time.Hour
-	cfg.EventBus = or("EVENT_BUS_NAME", "default")
-	if cfg.HealthConcurrency, err = strconv.Atoi(or("HEALTH_CONCURRENCY", "32")); err != nil || cfg.HealthConcurrency < 1 {
-		return Config{}, fmt.Errorf("HEALTH_CONCURRENCY must be a positive whole number")
-	}
-	if cfg.HealthHost, err = strconv.Atoi(or("HEALTH_CONCURRENCY_PER_HOST", "8")); err != nil || cfg.HealthHost < 1 {
-		return Config{}, fmt.Errorf("HEALTH_CONCURRENCY_PER_HOST must be a positive whole number")
-	}
-	return cfg, nil
-}
-
-// Needs says which backing services an action uses.
-type Needs uint8
-
-// The backing services.
-const (
-	NeedStore Needs = 1 << iota
-	NeedSecrets
-	NeedChecker
-)
-
-// AWSConfig loads the SDK's configuration, honouring AWS_ENDPOINT_URL_* for
-// emulators.
-func AWSConfig(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.Config, error) {
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
+	cfg.IdempotencyTTL = time.Duration(*ints[0].dst) * time.Hour
+	cfg.AWS = aws.Config{Region: or("AWS_REGION", getenv("AWS_DEFAULT_REGION"))}
+	if id := getenv("AWS_ACCESS_KEY_ID"); id != "" {
+		cfg.AWS.Credentials = credentials.NewStaticCredentialsProvider(id, getenv("AWS_SECRET_ACCESS_KEY"), getenv("AWS_SESSION_TOKEN"))
 	}
 	return cfg, nil
 }
 
-// NewService builds a service with only the clients needs names.
-func NewService(awsCfg aws.Config, cfg Config, needs Needs) *backup.Service {
-	svc := &backup.Service{Logger: slog.Default(), IdempotencyWait: 5 * time.Second}
-	if needs&NeedStore != 0 {
-		st := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table)
-		st.IdempotencyTTL = cfg.IdempotencyTTL
-		svc.Store = st
+// ParseAllowList parses comma-separated CIDRs or addresses.
+func ParseAllowList(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			a, err := netip.ParseAddr(part)
+			if err != nil {
+				return nil, fmt.Errorf("allow-list entry %q: %w", part, err)
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return nil, fmt.Errorf("allow-list entry %q: %w", part, err)
+		}
+		out = append(out, p.Masked())
 	}
-	if needs&NeedSecrets != 0 {
-		sec := secrets.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix)
-		sec.KMSKeyID = cfg.KMSKeyID
-		svc.Secrets = sec
-	}
-	if needs&NeedChecker != 0 {
-		svc.Checker = NewChecker(cfg)
-	}
-	return svc
-}
-
-// NewChecker builds the provider checker from the configuration.
-func NewChecker(cfg Config) *provider.Checker {
-	return &provider.Checker{Guard: provider.Guard{Allow: cfg.AllowCIDRs}, Timeout: cfg.CheckTimeout, STSEndpoint: cfg.STSEndpoint}
+	return out, nil
 }
 
 // ServeLambda serves one route behind API Gateway (HTTP API, payload 2.0)
 // until the Lambda runtime stops the process.
 func ServeLambda(cfg Config, svc *backup.Service, route string) {
+	svc.Logger = slog.Default()
 	api := &httpapi.API{Service: svc, Auth: httpapi.GatewayAuth{Claims: cfg.Claims}, Logger: slog.Default()}
 	lambda.Start(httpadapter.NewV2(api.Handler(route)).ProxyWithContext)
-}
-
-// NewHealthRunner builds the scheduled health check on DynamoDB, Secrets
-// Manager and EventBridge (no publisher when bus is "").
-func NewHealthRunner(awsCfg aws.Config, cfg Config, publish bool) *health.Runner {
-	svc := NewService(awsCfg, cfg, NeedStore|NeedSecrets|NeedChecker)
-	r := &health.Runner{
-		Store: svc.Store.(*dynamo.Store), Secrets: svc.Secrets.(*secrets.Store), Service: svc,
-		Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost, Margin: cfg.CheckTimeout + 2*time.Second,
-	}
-	if publish {
-		r.Publisher = &eventbus.Publisher{API: eventbridge.NewFromConfig(awsCfg), Bus: cfg.EventBus}
-	}
-	return r
 }

@@ -2,14 +2,12 @@ package backup
 
 import (
 	"crypto/rand"
-	"regexp"
+	"strings"
 	"time"
 )
 
 // crockford is the alphabet of ULIDs: sortable, case-insensitive, no I L O U.
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-var idPattern = regexp.MustCompile(`^bc_[0-9A-HJKMNP-TV-Z]{26}$`)
 
 // NewID returns a new credential ID: "bc_" and a ULID, so IDs sort by
 // creation time and never collide.
@@ -31,5 +29,13 @@ func NewID(now time.Time) string {
 // ValidID reports whether id has the form of a credential ID. A path ID of
 // any other form names nothing and is answered 404 without a lookup.
 func ValidID(id string) bool {
-	return idPattern.MatchString(id)
+	if len(id) != 29 || id[:3] != "bc_" {
+		return false
+	}
+	for i := 3; i < len(id); i++ {
+		if strings.IndexByte(crockford, id[i]) < 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -91,7 +91,8 @@ type Service struct {
 	Logger  *slog.Logger
 	Now     func() time.Time
 	// IdempotencyWait is how long a create waits for a simultaneous create
-	// with the same Idempotency-Key before answering EUnavailable.
+	// with the same Idempotency-Key before answering EUnavailable; 5 s when
+	// zero.
 	IdempotencyWait time.Duration
 }
 
@@ -171,7 +172,11 @@ func (s *Service) Create(ctx context.Context, caller Caller, in CreateInput, ide
 	}
 	scope := caller.UserID + "\x00" + idempotencyKey
 	hash := hashBody(scope, in)
-	deadline := time.Now().Add(s.IdempotencyWait)
+	wait := s.IdempotencyWait
+	if wait == 0 {
+		wait = 5 * time.Second
+	}
+	deadline := time.Now().Add(wait)
 	for {
 		rec, err := s.Store.ClaimIdempotencyKey(ctx, scope, hash, time.Now())
 		switch {

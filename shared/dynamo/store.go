@@ -798,3 +798,13 @@ func (st *Store) ReleaseIdempotencyKey(ctx context.Context, scope string) error 
 	}
 	return nil
 }
+
+// FromConfig returns a Store on the named table with a client built from
+// cfg, aimed at endpoint when it is not "".
+func FromConfig(cfg aws.Config, endpoint, table string) *Store {
+	return New(dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	}), table)
+}

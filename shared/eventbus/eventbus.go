@@ -57,3 +57,13 @@ func (p *Publisher) Publish(ctx context.Context, changes []health.Change) error 
 	}
 	return nil
 }
+
+// FromConfig returns a Publisher on bus with a client built from cfg, aimed
+// at endpoint when it is not "".
+func FromConfig(cfg aws.Config, endpoint, bus string) *Publisher {
+	return &Publisher{Bus: bus, API: eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	})}
+}

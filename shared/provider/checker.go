@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -15,16 +16,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/acme/backup-credentials/shared/backup"
 )
 
 // DefaultTimeout bounds one check when Checker.Timeout is zero.
 const DefaultTimeout = 5 * time.Second
+
+// New returns a checker that may reach the allowed internal ranges, bounds a
+// check by timeout, and asks STS at stsEndpoint ("" for AWS's own).
+func New(allow []netip.Prefix, timeout time.Duration, stsEndpoint string) *Checker {
+	return &Checker{Guard: Guard{Allow: allow}, Timeout: timeout, STSEndpoint: stsEndpoint}
+}
 
 // Checker is a backup.Checker against real S3 providers.
 type Checker struct {
@@ -163,22 +168,6 @@ func (c *Checker) callSTS(ctx context.Context, client *http.Client, k backup.Key
 	return err
 }
 
-func (c *Checker) listBuckets(ctx context.Context, client *http.Client, k backup.Keys) error {
-	cl := s3.New(s3.Options{
-		Region:       k.Region,
-		Credentials:  credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretKey, ""),
-		HTTPClient:   client,
-		Retryer:      c.retryer(),
-		BaseEndpoint: aws.String(k.Endpoint),
-		UsePathStyle: true,
-	})
-	_, err := cl.ListBuckets(ctx, &s3.ListBucketsInput{MaxBuckets: aws.Int32(1)})
-	if err == nil {
-		return &validError{msg: msgValidS3}
-	}
-	return err
-}
-
 // validError carries the message of a successful check through classify.
 type validError struct{ msg string }
 
@@ -191,7 +180,7 @@ func (c *Checker) classify(ctx context.Context, err error, timeout time.Duration
 		valid    *validError
 		refused  *refusedError
 		api      smithy.APIError
-		resp     *smithyhttp.ResponseError
+		resp     interface{ HTTPStatusCode() int }
 		dnsErr   *net.DNSError
 		certErr  *tls.CertificateVerificationError
 		unknownA x509.UnknownAuthorityError

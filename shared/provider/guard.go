@@ -47,31 +47,6 @@ type Guard struct {
 	Allow []netip.Prefix
 }
 
-// ParseAllowList parses comma-separated CIDRs or addresses.
-func ParseAllowList(s string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		if !strings.Contains(part, "/") {
-			a, err := netip.ParseAddr(part)
-			if err != nil {
-				return nil, fmt.Errorf("allow-list entry %q: %w", part, err)
-			}
-			out = append(out, netip.PrefixFrom(a, a.BitLen()))
-			continue
-		}
-		p, err := netip.ParsePrefix(part)
-		if err != nil {
-			return nil, fmt.Errorf("allow-list entry %q: %w", part, err)
-		}
-		out = append(out, p.Masked())
-	}
-	return out, nil
-}
-
 // allowed reports whether a is inside the allow-list.
 func (g Guard) allowed(a netip.Addr) bool {
 	a = a.Unmap()

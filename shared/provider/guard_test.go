@@ -89,16 +89,6 @@ func TestLiteralIP(t *testing.T) {
 	}
 }
 
-func TestParseAllowList(t *testing.T) {
-	got, err := ParseAllowList(" 127.0.0.0/8, 10.2.3.4 ,fd00::/8,")
-	if err != nil || len(got) != 3 || got[1].String() != "10.2.3.4/32" {
-		t.Errorf("ParseAllowList = %v, %v", got, err)
-	}
-	if _, err := ParseAllowList("10.0.0.0/33"); err == nil {
-		t.Error("bad CIDR accepted")
-	}
-}
-
 // FuzzEndpointGuard holds the parser and the guard to one promise: an
 // endpoint whose host is (in any spelling) an internal address is refused
 // unless allowed, and nothing panics.

@@ -147,3 +147,16 @@ func (st *Store) ListSecrets(ctx context.Context, fn func(id string, created tim
 		in.NextToken = out.NextToken
 	}
 }
+
+// FromConfig returns a Store with a client built from cfg, aimed at
+// endpoint when it is not "", encrypting new secrets with kmsKeyID when it is
+// not "".
+func FromConfig(cfg aws.Config, endpoint, prefix, kmsKeyID string) *Store {
+	st := New(secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	}), prefix)
+	st.KMSKeyID = kmsKeyID
+	return st
+}
