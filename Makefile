@@ -47,9 +47,8 @@ token:
 check-tools:
 	@python3 -c 'import moto, werkzeug' 2>/dev/null || { echo "moto 5 with its server extras is required: pip install 'moto[server]==5.2.1'"; exit 1; }
 
-## test: vet, every test (HTTP on the local API and on moto), bounded fuzzing
-test: check-tools
-	$(GO) vet ./...
+## test: lint (gofmt, vet, cfn-lint), every test (HTTP on the local API and on moto), bounded fuzzing
+test: check-tools lint
 	$(GO) test -count=1 ./...
 	$(MAKE) fuzz
 	$(MAKE) test-e2e
