@@ -39,6 +39,9 @@ var adminCfg aws.Config
 
 func TestMain(m *testing.M) {
 	health.MetricsOut = io.Discard
+	if mototest.Idle() {
+		os.Exit(m.Run())
+	}
 	code, err := run(m)
 	if err != nil {
 		log.Printf("health tests need moto: %v", err)

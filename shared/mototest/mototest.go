@@ -6,6 +6,7 @@ package mototest
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -157,3 +158,18 @@ const AdminPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Act
 
 // ListBucketsPolicy allows listing buckets only.
 const ListBucketsPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:ListAllMyBuckets","sts:GetCallerIdentity"],"Resource":"*"}]}`
+
+// Idle reports whether this test binary runs only to fuzz (as coordinator
+// or worker: every fuzz worker is a new process that runs TestMain again) or
+// to list tests, where no emulator is needed. Call it from TestMain; it
+// parses the test flags.
+func Idle() bool {
+	flag.Parse()
+	for _, name := range []string{"test.fuzz", "test.list"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" {
+			return true
+		}
+	}
+	w := flag.Lookup("test.fuzzworker")
+	return w != nil && w.Value.String() == "true"
+}
