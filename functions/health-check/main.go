@@ -25,6 +25,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	app.JSONLogs(os.Stdout)
 	store := dynamo.FromConfig(cfg.AWS, cfg.Endpoint("DYNAMODB"), cfg.Table)
 	vault := secrets.FromConfig(cfg.AWS, cfg.Endpoint("SECRETS_MANAGER"), cfg.SecretPrefix, cfg.KMSKeyID)
 	runner := &health.Runner{

@@ -6,8 +6,10 @@ package app
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -136,9 +138,16 @@ func ParseAllowList(s string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// JSONLogs makes the default logger write JSON lines to w, which CloudWatch
+// Logs Insights reads field by field.
+func JSONLogs(w io.Writer) {
+	slog.SetDefault(slog.New(slog.NewJSONHandler(w, nil)))
+}
+
 // ServeLambda serves one route behind API Gateway (HTTP API, payload 2.0)
 // until the Lambda runtime stops the process.
 func ServeLambda(cfg Config, svc *backup.Service, route string) {
+	JSONLogs(os.Stdout)
 	svc.Logger = slog.Default()
 	api := &httpapi.API{Service: svc, Auth: httpapi.GatewayAuth{Claims: cfg.Claims}, Logger: slog.Default()}
 	lambda.Start(httpadapter.NewV2(api.Handler(route)).ProxyWithContext)

@@ -1,0 +1,51 @@
+package httpapi
+
+import (
+	"context"
+	"net/http/httptest"
+	"slices"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+)
+
+func TestParseOrganizations(t *testing.T) {
+	tests := []struct {
+		claim string
+		want  []string
+	}{
+		{`["org-1","org-2"]`, []string{"org-1", "org-2"}},
+		{`[org-1 org-2]`, []string{"org-1", "org-2"}},
+		{`org-1, org-2,`, []string{"org-1", "org-2"}},
+		{`org-1`, []string{"org-1"}},
+		{``, nil},
+	}
+	for _, tt := range tests {
+		if got := parseOrganizations(tt.claim); !slices.Equal(got, tt.want) {
+			t.Errorf("parseOrganizations(%q) = %q, want %q", tt.claim, got, tt.want)
+		}
+	}
+}
+
+// TestGatewayAuth reads the caller as API Gateway's JWT authorizer hands it
+// over, with Cognito's claim names.
+func TestGatewayAuth(t *testing.T) {
+	auth := GatewayAuth{Claims: ClaimNames{Name: "name", Organizations: "custom:organizations", Role: "custom:role"}}
+	rc := events.APIGatewayV2HTTPRequestContext{HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET"}, Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+		JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: map[string]string{
+			"sub": "u-1", "custom:organizations": "org-1,org-2", "custom:role": "manager"}}}}
+	var accessor core.RequestAccessorV2
+	r, err := accessor.EventToRequestWithContext(context.Background(), events.APIGatewayV2HTTPRequest{
+		RawPath: "/v1/organizations", RequestContext: rc, Headers: map[string]string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := auth.Authenticate(r)
+	if err != nil || c.UserID != "u-1" || c.DisplayName() != "u-1" || !c.CanWrite() || !slices.Equal(c.Organizations, []string{"org-1", "org-2"}) {
+		t.Errorf("caller = %+v, %v", c, err)
+	}
+	if _, err := auth.Authenticate(httptest.NewRequest("GET", "/", nil)); err == nil {
+		t.Error("a request without authorizer context was authenticated")
+	}
+}
