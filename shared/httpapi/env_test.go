@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go/middleware"
@@ -335,7 +334,5 @@ func forBackends(t *testing.T, test func(t *testing.T, e *env)) {
 		t.Run(b, func(t *testing.T) { test(t, newEnv(t, b)) })
 	}
 }
-
-var _ = aws.String
 
 func dumpLogs(t *testing.T) { t.Helper(); t.Log(logs.String()) }

@@ -100,11 +100,8 @@ func literalIP(host string) (netip.Addr, bool) {
 	}
 	vals := make([]uint64, len(parts))
 	for i, p := range parts {
-		v, err := strconv.ParseUint(p, 0, 32)
+		v, err := strconv.ParseUint(p, 0, 32) // decimal, 0x hex, 0 octal
 		if err != nil {
-			if len(p) > 1 && p[0] == '0' && !strings.HasPrefix(strings.ToLower(p), "0x") {
-				return netip.Addr{}, false
-			}
 			return netip.Addr{}, false
 		}
 		vals[i] = v
