@@ -59,9 +59,6 @@ func run(m *testing.M) (int, error) {
 	if bare, err = mototest.CreateUser(ctx, open, "bare", ""); err != nil {
 		return 1, err
 	}
-	if revoked, err = mototest.CreateUser(ctx, open, "leaver", mototest.ListBucketsPolicy); err != nil {
-		return 1, err
-	}
 	if err := moto.EnforceAuth(); err != nil {
 		return 1, err
 	}
@@ -108,13 +105,23 @@ func TestChecksAgainstMoto(t *testing.T) {
 	}
 }
 
+// uniqueUser names a new IAM user, so tests can be run again on the same moto.
+func uniqueUser(prefix string) string {
+	return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
+}
+
 func TestRevokedKey(t *testing.T) {
 	ctx := context.Background()
+	user := uniqueUser("leaver")
+	revoked, err := mototest.CreateUser(ctx, adminCfg, user, mototest.ListBucketsPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
 	k := backup.Keys{AccessKeyID: revoked.AccessKeyID, SecretKey: revoked.SecretKey, Endpoint: moto.URL, Region: "us-east-1"}
 	if got, err := checker().Check(ctx, k); err != nil || got.Status != backup.HealthHealthy {
 		t.Fatalf("before revoking: %+v %v", got, err)
 	}
-	if err := mototest.DeleteKey(ctx, adminCfg, "leaver", revoked.AccessKeyID); err != nil {
+	if err := mototest.DeleteKey(ctx, adminCfg, user, revoked.AccessKeyID); err != nil {
 		t.Fatal(err)
 	}
 	for _, endpoint := range []string{moto.URL, awsEndpoint} {

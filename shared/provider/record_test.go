@@ -20,7 +20,8 @@ func TestCheckRecordsRevokedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := &backup.Service{Store: dynamo.New(ddb, "t"), Secrets: inmem.NewSecretStore(), Checker: checker()}
-	keys, err := mototest.CreateUser(ctx, adminCfg, "rotated", mototest.ListBucketsPolicy)
+	user := uniqueUser("rotated")
+	keys, err := mototest.CreateUser(ctx, adminCfg, user, mototest.ListBucketsPolicy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func TestCheckRecordsRevokedKey(t *testing.T) {
 			t.Fatalf("created with health %+v", c.Health)
 		}
 	}
-	if err := mototest.DeleteKey(ctx, adminCfg, "rotated", keys.AccessKeyID); err != nil {
+	if err := mototest.DeleteKey(ctx, adminCfg, user, keys.AccessKeyID); err != nil {
 		t.Fatal(err)
 	}
 	list, _, err := svc.List(ctx, partner, backup.ListRequest{})
