@@ -691,6 +691,9 @@ func (st *Store) ListCredentials(ctx context.Context, q backup.ListQuery) (*back
 				page.Next = &backup.Position{Org: org, Key: after}
 				return page, nil
 			}
+			// DynamoDB stopped at its 1 MB page; what it read past the last
+			// item returned did not match, so go on from where it stopped.
+			after = getS(out.LastEvaluatedKey, attrGSI1SK)
 		}
 		if len(page.Items) == q.Limit && oi < len(q.Organizations)-1 {
 			page.Next = &backup.Position{Org: org, Key: after}
