@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,14 +21,14 @@ import (
 var moto *mototest.Server
 
 func TestMain(m *testing.M) {
-	var err error
-	if moto, err = mototest.Start(); err != nil {
-		log.Printf("e2e needs moto: %v", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	moto.Stop()
-	os.Exit(code)
+	mototest.Run(m, func() (func(), error) {
+		var err error
+		moto, err = mototest.Start()
+		if err != nil {
+			return nil, err
+		}
+		return moto.Stop, nil
+	})
 }
 
 // TestFunctionsUnderRIE builds every function for this machine, runs each

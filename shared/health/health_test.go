@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -39,36 +37,16 @@ var adminCfg aws.Config
 
 func TestMain(m *testing.M) {
 	health.MetricsOut = io.Discard
-	if mototest.Idle() {
-		os.Exit(m.Run())
-	}
-	code, err := run(m)
-	if err != nil {
-		log.Printf("health tests need moto: %v", err)
-		os.Exit(1)
-	}
-	os.Exit(code)
-}
-
-func run(m *testing.M) (int, error) {
-	var err error
-	if storage, err = mototest.Start(); err != nil {
-		return 1, err
-	}
-	defer storage.Stop()
-	if s3, err = mototest.Start(); err != nil {
-		return 1, err
-	}
-	defer s3.Stop()
-	admin, err := mototest.CreateUser(context.Background(), s3.Config(), "admin", mototest.AdminPolicy)
-	if err != nil {
-		return 1, err
-	}
-	if err := s3.EnforceAuth(); err != nil {
-		return 1, err
-	}
-	adminCfg = s3.ConfigWith(admin.AccessKeyID, admin.SecretKey)
-	return m.Run(), nil
+	mototest.Run(m, func() (func(), error) {
+		var err error
+		if storage, err = mototest.Start(); err != nil {
+			return nil, err
+		}
+		if s3, adminCfg, err = mototest.StartProvider(); err != nil {
+			return storage.Stop, err
+		}
+		return func() { storage.Stop(); s3.Stop() }, nil
+	})
 }
 
 // world is one table, secret prefix, event bus and queue that receives the

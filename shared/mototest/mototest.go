@@ -8,6 +8,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -172,4 +174,43 @@ func Idle() bool {
 	}
 	w := flag.Lookup("test.fuzzworker")
 	return w != nil && w.Value.String() == "true"
+}
+
+// Run runs a package's tests after setup has started what they need, then
+// stops it and exits. When setup fails the tests fail (exit 1); they are
+// never skipped. Fuzz and list runs skip setup.
+func Run(m *testing.M, setup func() (stop func(), err error)) {
+	if Idle() {
+		os.Exit(m.Run())
+	}
+	stop, err := setup()
+	if err != nil {
+		log.Printf("these tests need moto: %v", err)
+		if stop != nil {
+			stop()
+		}
+		os.Exit(1)
+	}
+	code := m.Run()
+	stop()
+	os.Exit(code)
+}
+
+// StartProvider starts a moto that plays an S3 provider: it makes an
+// administrator in its IAM, then enforces IAM auth, so every later request
+// must be signed with keys made through it (adminCfg signs as the
+// administrator).
+func StartProvider() (s *Server, adminCfg aws.Config, err error) {
+	if s, err = Start(); err != nil {
+		return nil, aws.Config{}, err
+	}
+	admin, err := CreateUser(context.Background(), s.Config(), "admin", AdminPolicy)
+	if err == nil {
+		err = s.EnforceAuth()
+	}
+	if err != nil {
+		s.Stop()
+		return nil, aws.Config{}, err
+	}
+	return s, s.ConfigWith(admin.AccessKeyID, admin.SecretKey), nil
 }

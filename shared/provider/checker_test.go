@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/pem"
 	"fmt"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -31,39 +29,17 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	if mototest.Idle() {
-		os.Exit(m.Run())
-	}
-	code, err := run(m)
-	if err != nil {
-		log.Printf("provider tests need moto_server: %v", err)
-		os.Exit(1)
-	}
-	os.Exit(code)
-}
-
-func run(m *testing.M) (int, error) {
-	var err error
-	if moto, err = mototest.Start(); err != nil {
-		return 1, err
-	}
-	defer moto.Stop()
-	ctx := context.Background()
-	open := moto.Config()
-	if admin, err = mototest.CreateUser(ctx, open, "admin", mototest.AdminPolicy); err != nil {
-		return 1, err
-	}
-	if valid, err = mototest.CreateUser(ctx, open, "backup", mototest.ListBucketsPolicy); err != nil {
-		return 1, err
-	}
-	if bare, err = mototest.CreateUser(ctx, open, "bare", ""); err != nil {
-		return 1, err
-	}
-	if err := moto.EnforceAuth(); err != nil {
-		return 1, err
-	}
-	adminCfg = moto.ConfigWith(admin.AccessKeyID, admin.SecretKey)
-	return m.Run(), nil
+	mototest.Run(m, func() (func(), error) {
+		var err error
+		if moto, adminCfg, err = mototest.StartProvider(); err != nil {
+			return nil, err
+		}
+		ctx := context.Background()
+		if valid, err = mototest.CreateUser(ctx, adminCfg, "backup", mototest.ListBucketsPolicy); err == nil {
+			bare, err = mototest.CreateUser(ctx, adminCfg, "bare", "")
+		}
+		return moto.Stop, err
+	})
 }
 
 func loopback() []netip.Prefix { return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} }
