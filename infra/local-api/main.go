@@ -130,7 +130,7 @@ func serve(ctx context.Context, secret []byte) error {
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
-	slog.Info("local API listening", "url", "http://"+addr, "storage", storage, "allow", os.Getenv("BACKUP_ENDPOINT_ALLOW_CIDRS"))
+	slog.Info("local API listening", "url", "http://"+addr, "storage", storage, "allowedEndpointRanges", fmt.Sprint(cfg.AllowCIDRs))
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
