@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Store keeps credential metadata and enforces every rule of the contract in
@@ -296,7 +297,7 @@ func (s *Service) Get(ctx context.Context, caller Caller, id string) (*Credentia
 func (s *Service) List(ctx context.Context, caller Caller, req ListRequest) ([]*Credential, string, error) {
 	var f fieldErrors
 	search := strings.ToLower(strings.TrimSpace(req.Search))
-	if len(req.Search) > SearchMax || !utf8Valid(req.Search) || hasControl(req.Search) {
+	if len(req.Search) > SearchMax || !utf8.ValidString(req.Search) || hasControl(req.Search) {
 		f.add("search", "must be printable text of at most %d bytes", SearchMax)
 	}
 	limit := req.Limit

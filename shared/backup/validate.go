@@ -266,5 +266,3 @@ func (in *ProjectInput) Validate(projectID string) error {
 	}
 	return f.err()
 }
-
-func utf8Valid(s string) bool { return utf8.ValidString(s) }

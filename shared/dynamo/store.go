@@ -65,7 +65,7 @@ func exprNames(exprs []string, extra map[string]string) map[string]string {
 	out := map[string]string{}
 	all := strings.Join(exprs, " ")
 	for k, v := range names {
-		if strings.Contains(all, k) && containsWord(all, k) {
+		if containsWord(all, k) {
 			out[k] = v
 		}
 	}
