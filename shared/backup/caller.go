@@ -41,7 +41,12 @@ func (c Caller) Member(org string) bool {
 // requireWrite returns EForbidden unless the caller may change credentials.
 func (c Caller) requireWrite() error {
 	if !c.CanWrite() {
-		return Errorf(EForbidden, "Your role may read backup credentials but not change them.")
+		role := c.Role
+		if role == "" {
+			role = "none"
+		}
+		return Errorf(EForbidden, "Your role %.40q may read backup credentials but not change them; the roles that may are %s and %s.",
+			role, RolePartner, RoleManager)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ const (
 	EUnauthorized       = "unauthorized"
 	EForbidden          = "forbidden"
 	ENotFound           = "not_found"
+	EMethodNotAllowed   = "method_not_allowed"
 	ELocked             = "locked"
 	EInUse              = "in_use"
 	EAlreadyLocked      = "already_locked"

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -100,20 +101,53 @@ type LocalAuth struct {
 	Claims ClaimNames
 }
 
-// Authenticate verifies the bearer token and reads the caller from it.
+// Authenticate verifies the bearer token and reads the caller from it. A
+// refusal names its reason: no token, malformed, bad signature, expired or
+// not yet valid.
 func (a LocalAuth) Authenticate(r *http.Request) (backup.Caller, error) {
-	h := r.Header.Get("Authorization")
-	raw, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || raw == "" {
-		return backup.Caller{}, unauthorized("Send Authorization: Bearer <JWT>.")
+	raw, err := bearer(r)
+	if err != nil {
+		return backup.Caller{}, err
 	}
 	claims := jwt.MapClaims{}
-	_, err := jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return a.Secret, nil },
+	_, err = jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return a.Secret, nil },
 		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired())
 	if err != nil {
-		return backup.Caller{}, unauthorized("The token is not valid.")
+		return backup.Caller{}, unauthorized(tokenProblem(err))
 	}
 	return callerFrom(claims, a.Claims)
+}
+
+// bearer returns the token of an Authorization header of the Bearer scheme,
+// whose name is matched case-insensitively (RFC 9110).
+func bearer(r *http.Request) (string, error) {
+	h := r.Header.Get("Authorization")
+	scheme, raw, _ := strings.Cut(strings.TrimSpace(h), " ")
+	raw = strings.TrimSpace(raw)
+	switch {
+	case h == "":
+		return "", unauthorized("Send Authorization: Bearer <JWT>.")
+	case !strings.EqualFold(scheme, "Bearer") || raw == "":
+		return "", unauthorized("The Authorization header is malformed: send Bearer <JWT>.")
+	}
+	return raw, nil
+}
+
+// tokenProblem says in words why a token was refused.
+func tokenProblem(err error) string {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "The token has expired."
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "The token is not valid yet."
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
+		return "The token's signature is not valid."
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return "The token is malformed."
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return "The token has no expiry (exp)."
+	}
+	return "The token is not valid."
 }
 
 // LocalToken signs a token the local API accepts, valid for ttl.

@@ -16,9 +16,16 @@ import (
 // MaxBody is the largest request body accepted.
 const MaxBody = 64 << 10
 
+// invalid reports one invalid field of the request body.
 func invalid(field, format string, args ...any) error {
 	return &backup.Error{Code: backup.EInvalid, Message: "The request body is not valid.",
 		Fields: []backup.FieldError{{Field: field, Message: fmt.Sprintf(format, args...)}}}
+}
+
+// invalidQuery reports an invalid query parameter by its name.
+func invalidQuery(param, format string, args ...any) error {
+	return &backup.Error{Code: backup.EInvalid, Message: fmt.Sprintf("The query parameter %s is not valid.", param),
+		Fields: []backup.FieldError{{Field: param, Message: fmt.Sprintf(format, args...)}}}
 }
 
 // decode reads a JSON object body into v: at most MaxBody bytes, valid

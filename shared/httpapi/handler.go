@@ -20,24 +20,63 @@ type API struct {
 	Logger  *slog.Logger
 }
 
+// A handlerFunc serves one route and returns the error to answer, if any.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
 type callerKey struct{}
 
 // Handler returns a handler for the named routes, or for every route when
-// none is named. Anything else is a problem+json 404.
+// none is named. A path served with other methods is a 405 with Allow;
+// anything else is a problem+json 404. Every answer carries X-Request-Id and
+// is logged in one line.
 func (a *API) Handler(names ...string) http.Handler {
 	if a.Logger == nil {
 		a.Logger = slog.Default()
 	}
 	mux := http.NewServeMux()
+	var served []Route
 	for _, rt := range Routes {
 		if len(names) == 0 || slices.Contains(names, rt.Name) {
+			served = append(served, rt)
 			mux.Handle(rt.Method+" "+rt.Path, a.authenticated(rt.handler(a)))
 		}
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, a.Logger, backup.Errorf(backup.ENotFound, "No route %s %s.", r.Method, truncate(r.URL.Path)))
-	})
-	return a.clean(mux)
+	mux.Handle("/", a.serve(func(w http.ResponseWriter, r *http.Request) error {
+		if allow := allowed(served, r.URL.Path); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			return backup.Errorf(backup.EMethodNotAllowed, "%s is not served on this path; use %s.", truncate(r.Method), strings.Join(allow, ", "))
+		}
+		return backup.Errorf(backup.ENotFound, "No route %s %s.", truncate(r.Method), truncate(r.URL.Path))
+	}))
+	return a.logged(a.clean(mux))
+}
+
+// allowed returns the methods of the routes whose path matches p, sorted.
+func allowed(routes []Route, p string) []string {
+	var out []string
+	for _, rt := range routes {
+		if matches(rt.Path, p) && !slices.Contains(out, rt.Method) {
+			out = append(out, rt.Method)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// matches reports whether path p fits the route pattern, where {name} stands
+// for one non-empty segment.
+func matches(pattern, p string) bool {
+	want, got := strings.Split(pattern, "/"), strings.Split(p, "/")
+	if len(want) != len(got) {
+		return false
+	}
+	for i, w := range want {
+		if strings.HasPrefix(w, "{") && got[i] != "" || w == got[i] {
+			continue
+		}
+		return false
+	}
+	return true
 }
 
 func truncate(s string) string {
@@ -47,29 +86,42 @@ func truncate(s string) string {
 	return s
 }
 
+// serve adapts a handlerFunc: a returned error is answered as a problem.
+func (a *API) serve(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			a.writeError(w, r, err)
+		}
+	})
+}
+
 // clean answers paths with dot segments or empty segments with 404 rather
 // than the redirect ServeMux would send.
 func (a *API) clean(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
 		if p == "" || path.Clean(p) != p && path.Clean(p)+"/" != p {
-			writeError(w, r, a.Logger, backup.Errorf(backup.ENotFound, "No route %s %s.", r.Method, truncate(p)))
+			a.writeError(w, r, backup.Errorf(backup.ENotFound, "No route %s %s.", truncate(r.Method), truncate(p)))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// authenticated reads the caller before the route runs.
-func (a *API) authenticated(next http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// authenticated reads the caller before the route runs. A refusal says why
+// in WWW-Authenticate (RFC 6750) as well as in the problem.
+func (a *API) authenticated(next handlerFunc) http.Handler {
+	return a.serve(func(w http.ResponseWriter, r *http.Request) error {
 		c, err := a.Auth.Authenticate(r)
 		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer`)
-			writeError(w, r, a.Logger, err)
-			return
+			challenge := "Bearer"
+			if r.Header.Get("Authorization") != "" && backup.ErrorCode(err) == backup.EUnauthorized {
+				challenge = fmt.Sprintf(`Bearer error="invalid_token", error_description=%q`, backup.ErrorMessage(err))
+			}
+			w.Header().Set("WWW-Authenticate", challenge)
+			return err
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
+		return next(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
 	})
 }
 
@@ -79,24 +131,23 @@ func caller(r *http.Request) backup.Caller {
 }
 
 // credential answers one credential with its ETag.
-func credential(w http.ResponseWriter, status int, c *backup.Credential) {
+func credential(w http.ResponseWriter, status int, c *backup.Credential) error {
 	w.Header().Set("ETag", fmt.Sprintf(`"%d"`, c.Version))
 	writeJSON(w, status, c)
+	return nil
 }
 
-func (a *API) create(w http.ResponseWriter, r *http.Request) {
+func (a *API) create(w http.ResponseWriter, r *http.Request) error {
 	var in backup.CreateInput
 	if err := decode(w, r, &in); err != nil {
-		writeError(w, r, a.Logger, err)
-		return
+		return err
 	}
 	c, _, err := a.Service.Create(r.Context(), caller(r), in, r.Header.Get("Idempotency-Key"))
 	if err != nil {
-		writeError(w, r, a.Logger, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/v1/backup-credentials/"+c.ID)
-	credential(w, http.StatusCreated, c)
+	return credential(w, http.StatusCreated, c)
 }
 
 // limit reads the limit query parameter; 0 means absent.
@@ -107,7 +158,7 @@ func limit(r *http.Request) (int, error) {
 	}
 	n, err := strconv.Atoi(strings.Join(s, ""))
 	if err != nil || n < 1 || n > backup.LimitMax {
-		return 0, invalid("limit", "must be a whole number between 1 and %d", backup.LimitMax)
+		return 0, invalidQuery("limit", "must be a whole number between 1 and %d", backup.LimitMax)
 	}
 	return n, nil
 }
@@ -125,155 +176,150 @@ func next(cursor string) *string {
 	return &cursor
 }
 
-func (a *API) list(w http.ResponseWriter, r *http.Request) {
+func (a *API) list(w http.ResponseWriter, r *http.Request) error {
 	n, err := limit(r)
 	if err != nil {
-		writeError(w, r, a.Logger, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	items, cursor, err := a.Service.List(r.Context(), caller(r), backup.ListRequest{
 		OrganizationID: q.Get("organizationId"), Search: q.Get("search"), Limit: n, Cursor: q.Get("cursor"),
 	})
 	if err != nil {
-		writeError(w, r, a.Logger, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, page[*backup.Credential]{Data: items, NextCursor: next(cursor)})
+	return nil
 }
 
-func (a *API) get(w http.ResponseWriter, r *http.Request) {
+func (a *API) get(w http.ResponseWriter, r *http.Request) error {
 	c, err := a.Service.Get(r.Context(), caller(r), r.PathValue("id"))
 	if err != nil {
-		writeError(w, r, a.Logger, err)
-		return
+		return err
 	}
-	credential(w, http.StatusOK, c)
+	return credential(w, http.StatusOK, c)
 }
 
-// ifMatch reads the If-Match header: nil when absent or "*".
+// ifMatch reads the If-Match header: nil when absent or "*". It takes an
+// ETag as this API sends it, "3", or its weak form W/"3"; anything else,
+// an unquoted 3 included, is 412.
 func ifMatch(r *http.Request) (*int64, error) {
 	h := strings.TrimSpace(r.Header.Get("If-Match"))
 	if h == "" || h == "*" {
 		return nil, nil
 	}
-	v, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(h, "W/"), `"`), 10, 64)
-	if err != nil {
-		return nil, backup.Errorf(backup.EPrecondition, "If-Match must be an ETag this API sent, such as \"3\".")
+	tag := strings.TrimPrefix(h, "W/")
+	if len(tag) < 3 || tag[0] != '"' || tag[len(tag)-1] != '"' {
+		return nil, backup.Errorf(backup.EPrecondition, "If-Match must be an ETag this API sent, quoted, such as \"3\".")
+	}
+	v, err := strconv.ParseInt(tag[1:len(tag)-1], 10, 64)
+	if err != nil || v < 1 {
+		return nil, backup.Errorf(backup.EPrecondition, "If-Match must be an ETag this API sent, quoted, such as \"3\".")
 	}
 	return &v, nil
 }
 
-func (a *API) update(w http.ResponseWriter, r *http.Request) {
+func (a *API) update(w http.ResponseWriter, r *http.Request) error {
 	version, err := ifMatch(r)
 	if err != nil {
-		writeError(w, r, a.Logger, err)
-		return
+		return err
 	}
 	var in backup.PatchInput
 	if err := decode(w, r, &in); err != nil {
-		writeError(w, r, a.Logger, err)
-		return
+		return err
 	}
 	c, err := a.Service.Update(r.Context(), caller(r), r.PathValue("id"), in, version)
 	if err != nil {
-		writeError(w, r, a.Logger, err)
-		return
+		return err
 	}
-	credential(w, http.StatusOK, c)
+	return credential(w, http.StatusOK, c)
 }
 
-func (a *API) delete(w http.ResponseWriter, r *http.Request) {
+func (a *API) delete(w http.ResponseWriter, r *http.Request) error {
 	if err := a.Service.Delete(r.Context(), caller(r), r.PathValue("id")); err != nil {
-		writeError(w, r, a.Logger, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // action serves a POST on one credential that answers the credential.
-func (a *API) action(do func(ctx context.Context, c backup.Caller, id string) (*backup.Credential, error)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func action(do func(ctx context.Context, c backup.Caller, id string) (*backup.Credential, error)) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		c, err := do(r.Context(), caller(r), r.PathValue("id"))
 		if err != nil {
-			writeError(w, r, a.Logger, err)
-			return
+			return err
 		}
-		credential(w, http.StatusOK, c)
+		return credential(w, http.StatusOK, c)
 	}
 }
 
-func (a *API) lock() http.HandlerFunc {
-	return a.action(func(ctx context.Context, c backup.Caller, id string) (*backup.Credential, error) {
+func (a *API) lock() handlerFunc {
+	return action(func(ctx context.Context, c backup.Caller, id string) (*backup.Credential, error) {
 		return a.Service.SetLocked(ctx, c, id, true)
 	})
 }
 
-func (a *API) unlock() http.HandlerFunc {
-	return a.action(func(ctx context.Context, c backup.Caller, id string) (*backup.Credential, error) {
+func (a *API) unlock() handlerFunc {
+	return action(func(ctx context.Context, c backup.Caller, id string) (*backup.Credential, error) {
 		return a.Service.SetLocked(ctx, c, id, false)
 	})
 }
 
-func (a *API) makeDefault() http.HandlerFunc { return a.action(a.Service.MakeDefault) }
-func (a *API) check() http.HandlerFunc       { return a.action(a.Service.Check) }
+func (a *API) makeDefault() handlerFunc { return action(a.Service.MakeDefault) }
+func (a *API) check() handlerFunc       { return action(a.Service.Check) }
 
-func (a *API) validate(w http.ResponseWriter, r *http.Request) {
+func (a *API) validate(w http.ResponseWriter, r *http.Request) error {
 	var in backup.KeysInput
 	if err := decode(w, r, &in); err != nil {
-		writeError(w, r, a.Logger, err)
-		return
+		return err
 	}
 	msg, err := a.Service.Validate(r.Context(), caller(r), in)
 	if err != nil {
-		writeError(w, r, a.Logger, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"valid": true, "message": msg})
+	return nil
 }
 
-func (a *API) associate(w http.ResponseWriter, r *http.Request) {
+func (a *API) associate(w http.ResponseWriter, r *http.Request) error {
 	var in backup.ProjectInput
 	if err := decode(w, r, &in); err != nil {
-		writeError(w, r, a.Logger, err)
-		return
+		return err
 	}
 	c, err := a.Service.AssociateProject(r.Context(), caller(r), r.PathValue("id"), r.PathValue("projectId"), in)
 	if err != nil {
-		writeError(w, r, a.Logger, err)
-		return
+		return err
 	}
-	credential(w, http.StatusOK, c)
+	return credential(w, http.StatusOK, c)
 }
 
-func (a *API) dissociate(w http.ResponseWriter, r *http.Request) {
-	err := a.Service.DissociateProject(r.Context(), caller(r), r.PathValue("id"), r.PathValue("projectId"))
-	if err != nil {
-		writeError(w, r, a.Logger, err)
-		return
+func (a *API) dissociate(w http.ResponseWriter, r *http.Request) error {
+	if err := a.Service.DissociateProject(r.Context(), caller(r), r.PathValue("id"), r.PathValue("projectId")); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (a *API) history(w http.ResponseWriter, r *http.Request) {
+func (a *API) history(w http.ResponseWriter, r *http.Request) error {
 	n, err := limit(r)
 	if err != nil {
-		writeError(w, r, a.Logger, err)
-		return
+		return err
 	}
 	entries, cursor, err := a.Service.History(r.Context(), caller(r), r.PathValue("id"), n, r.URL.Query().Get("cursor"))
 	if err != nil {
-		writeError(w, r, a.Logger, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, page[backup.HistoryEntry]{Data: entries, NextCursor: next(cursor)})
+	return nil
 }
 
-func (a *API) organizations(w http.ResponseWriter, r *http.Request) {
+func (a *API) organizations(w http.ResponseWriter, r *http.Request) error {
 	orgs, err := a.Service.Organizations(r.Context(), caller(r))
 	if err != nil {
-		writeError(w, r, a.Logger, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": orgs})
+	return nil
 }

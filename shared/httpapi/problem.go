@@ -3,7 +3,6 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 
 	"github.com/acme/backup-credentials/shared/backup"
@@ -17,6 +16,7 @@ var statuses = map[string]int{
 	backup.EUnauthorized:       http.StatusUnauthorized,
 	backup.EForbidden:          http.StatusForbidden,
 	backup.ENotFound:           http.StatusNotFound,
+	backup.EMethodNotAllowed:   http.StatusMethodNotAllowed,
 	backup.ELocked:             http.StatusConflict,
 	backup.EInUse:              http.StatusConflict,
 	backup.EAlreadyLocked:      http.StatusConflict,
@@ -38,6 +38,7 @@ var titles = map[string]string{
 	backup.EUnauthorized:       "Unauthorized",
 	backup.EForbidden:          "Forbidden",
 	backup.ENotFound:           "Not found",
+	backup.EMethodNotAllowed:   "Method not allowed",
 	backup.ELocked:             "Credential locked",
 	backup.EInUse:              "Credential in use",
 	backup.EAlreadyLocked:      "Already locked",
@@ -63,12 +64,13 @@ type problem struct {
 }
 
 // writeError answers err as a problem. Internal errors are logged with their
-// cause and answered without it.
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+// cause and the request ID, and answered without the cause.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := backup.ErrorCode(err)
 	status := statuses[code]
 	if code == backup.EInternal || code == backup.EUnavailable {
-		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "code", code, "error", err)
+		a.Logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", truncate(r.URL.Path),
+			"requestId", RequestID(r.Context()), "code", code, "error", err)
 	}
 	p := problem{
 		Type:   "https://backup-credentials.dev/problems/" + code,
