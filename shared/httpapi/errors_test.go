@@ -184,4 +184,3 @@ func TestRequestIDsAndLogs(t *testing.T) {
 		}
 	}
 }
-
