@@ -42,10 +42,19 @@ health-check:
 
 ## token: print a token the local API accepts (ORGS, ROLE, SUB, NAME to change it)
 token:
-	@$(GO) run ./infra/local-api token -orgs "$${ORGS:-org-1}" -role "$${ROLE:-partner}" -sub "$${SUB:-user-1}" -name "$${NAME:-Jane Admin}"
+	@$(GO) run ./infra/local-api token -orgs "$${ORGS:-org-1}" -role "$${ROLE:-partner}" -sub "$${SUB:-user-1}" -name "$${NAME:-Jane Admin}" -ttl "$${TTL:-12h}"
 
+## check-tools: Go 1.26+, Python 3 with moto 5.x (server extras), cfn-lint; says how to install what is missing
 check-tools:
-	@python3 -c 'import moto, werkzeug' 2>/dev/null || { echo "moto 5 with its server extras is required: pip install 'moto[server]==5.2.1'"; exit 1; }
+	@ok=1; \
+	v=$$($(GO) env GOVERSION 2>/dev/null | sed 's/^go//'); \
+	if [ -z "$$v" ] || [ "$$(printf '1.26\n%s\n' "$$v" | sort -V | head -n1)" != 1.26 ]; then \
+	  echo "Go 1.26 or newer is required (found: $${v:-none}); install it from https://go.dev/dl/"; ok=0; fi; \
+	if ! command -v python3 >/dev/null; then echo "Python 3 is required (Debian: apt-get install python3 python3-pip)"; ok=0; \
+	elif ! python3 -c 'import sys, moto, werkzeug; sys.exit(not moto.__version__.startswith("5."))' 2>/dev/null; then \
+	  echo "moto 5.x with its server extras is required (found: $$(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || echo none)): pip install 'moto[server]==5.2.1'"; ok=0; fi; \
+	if ! command -v cfn-lint >/dev/null; then echo "cfn-lint is required (it lints template.yaml): pip install cfn-lint"; ok=0; fi; \
+	[ $$ok = 1 ]
 
 ## test: lint (gofmt, vet, cfn-lint), every test (HTTP on the local API and on moto), bounded fuzzing
 test: check-tools lint
@@ -68,8 +77,9 @@ lint:
 	$(GO) vet ./...
 	@if [ -f template.yaml ]; then cfn-lint template.yaml; fi
 
-## deploy: sam build and deploy (guided the first time)
-deploy: build
+## deploy: sam build (each function through build-<LogicalId> below), then sam deploy (guided the first time)
+deploy:
+	sam build
 	@if [ -f samconfig.toml ]; then sam deploy; else sam deploy --guided; fi
 
 ## SAM's makefile build method: sam build calls build-<LogicalId> with ARTIFACTS_DIR

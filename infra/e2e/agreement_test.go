@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"debug/elf"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -137,5 +139,39 @@ func TestEventsMatchRoutes(t *testing.T) {
 		if want := fmt.Sprintf(`"routeKey": "%s %s"`, r.Method, r.Path); !strings.Contains(string(raw), want) {
 			t.Errorf("events/%s.json lacks %s", r.Name, want)
 		}
+	}
+}
+
+// TestSAMBuildContract does what `sam build` does with the Makefile build
+// method, without SAM: for every function of the template,
+// `make build-<LogicalId> ARTIFACTS_DIR=<dir>` must leave <dir>/bootstrap, a
+// Linux arm64 executable as the template's Architectures say. And `make
+// deploy` must build with SAM before it deploys, so that what is deployed
+// is those binaries, not the repository.
+func TestSAMBuildContract(t *testing.T) {
+	out, err := exec.Command("make", "-C", root, "-n", "deploy").CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n deploy: %v\n%s", err, out)
+	}
+	build, deploy := strings.Index(string(out), "sam build"), strings.Index(string(out), "sam deploy")
+	if build < 0 || deploy < 0 || build > deploy {
+		t.Errorf("make deploy does not run sam build before sam deploy:\n%s", out)
+	}
+	for logical := range templateFunctions(t) {
+		t.Run(logical, func(t *testing.T) {
+			dir := t.TempDir()
+			out, err := exec.Command("make", "-C", root, "build-"+logical, "ARTIFACTS_DIR="+dir).CombinedOutput()
+			if err != nil {
+				t.Fatalf("make build-%s: %v\n%s", logical, err, out)
+			}
+			f, err := elf.Open(filepath.Join(dir, "bootstrap"))
+			if err != nil {
+				t.Fatalf("%s/bootstrap: %v", dir, err)
+			}
+			defer f.Close()
+			if f.Machine != elf.EM_AARCH64 || f.Type != elf.ET_EXEC {
+				t.Errorf("bootstrap is %s %s, want an arm64 executable", f.Machine, f.Type)
+			}
+		})
 	}
 }

@@ -17,9 +17,12 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -71,13 +74,27 @@ func printToken(secret []byte, args []string) {
 	name := fs.String("name", "Jane Admin", "display name")
 	role := fs.String("role", backup.RolePartner, "partner, manager or user")
 	orgs := fs.String("orgs", "org-1", "comma-separated organization IDs")
-	ttl := fs.Duration("ttl", 12*time.Hour, "validity")
+	ttl := fs.Duration("ttl", 12*time.Hour, "validity, such as 30m or 12h")
 	_ = fs.Parse(args)
-	t, err := httpapi.LocalToken(secret, *sub, *name, *role, strings.Split(*orgs, ","), *ttl)
+	t, err := token(secret, *sub, *name, *role, *orgs, *ttl)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Fprintln(os.Stderr, "token:", err)
+		os.Exit(2)
 	}
 	fmt.Println(t)
+}
+
+// token signs a local token after checking what the API would refuse
+// silently: a role it does not know, a validity that is over already.
+func token(secret []byte, sub, name, role, orgs string, ttl time.Duration) (string, error) {
+	known := []string{backup.RolePartner, backup.RoleManager, backup.RoleUser}
+	if !slices.Contains(known, role) {
+		return "", fmt.Errorf("role %q is not one the API knows; use %s", role, strings.Join(known, ", "))
+	}
+	if ttl <= 0 {
+		return "", fmt.Errorf("TTL must be positive, such as 30m or 12h")
+	}
+	return httpapi.LocalToken(secret, sub, name, role, splitList(orgs), ttl)
 }
 
 func serve(ctx context.Context, secret []byte) error {
@@ -86,14 +103,14 @@ func serve(ctx context.Context, secret []byte) error {
 		return err
 	}
 	svc := &backup.Service{Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS")), Logger: slog.Default()}
-	storage := "in-process (minidyn, in-memory secrets)"
+	storage := []any{"dynamodb", "in process (minidyn)", "secretsManager", "in memory"}
 	if cfg.Endpoint("DYNAMODB") != "" {
 		st, sec, err := awsStorage(ctx, cfg)
 		if err != nil {
 			return err
 		}
 		svc.Store, svc.Secrets = st, sec
-		storage = "AWS endpoints from AWS_ENDPOINT_URL_*"
+		storage = []any{"dynamodb", endpointOrAWS(cfg, "DYNAMODB"), "secretsManager", endpointOrAWS(cfg, "SECRETS_MANAGER")}
 	} else {
 		ddb, err := inmem.DynamoDB(ctx, cfg.Table)
 		if err != nil {
@@ -123,14 +140,17 @@ func serve(ctx context.Context, secret []byte) error {
 	}
 	mux.Handle("/local-s3", demo)
 	mux.Handle("/local-s3/", demo)
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	origins := splitList(getenv("LOCAL_CORS_ORIGINS", "*"))
+	srv := &http.Server{Addr: addr, Handler: cors(origins, mux), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
-	slog.Info("local API listening", "url", "http://"+addr, "storage", storage, "allowedEndpointRanges", fmt.Sprint(cfg.AllowCIDRs))
+	slog.Info("local API listening", append([]any{"url", "http://" + addr}, append(storage,
+		"sts", endpointOrAWS(cfg, "STS"), "demoS3", "http://"+addr+"/local-s3",
+		"corsOrigins", strings.Join(origins, ","), "allowedEndpointRanges", fmt.Sprint(cfg.AllowCIDRs))...)...)
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -157,6 +177,11 @@ func healthEvery(ctx context.Context, r *health.Runner, interval time.Duration) 
 // AWS_ENDPOINT_URL_* variables name, with the SDK's usual credential chain,
 // creating the table if it is missing.
 func awsStorage(ctx context.Context, cfg app.Config) (*dynamo.Store, *secrets.Store, error) {
+	for _, s := range []string{"DYNAMODB", "SECRETS_MANAGER"} {
+		if err := answers(cfg.Endpoint(s)); err != nil {
+			return nil, nil, err
+		}
+	}
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load AWS config: %w", err)
@@ -166,6 +191,35 @@ func awsStorage(ctx context.Context, cfg app.Config) (*dynamo.Store, *secrets.St
 		return nil, nil, err
 	}
 	return dynamo.New(ddb, cfg.Table), secrets.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix), nil
+}
+
+// endpointOrAWS names the endpoint used for a service: the override, or AWS.
+func endpointOrAWS(cfg app.Config, service string) string {
+	if e := cfg.Endpoint(service); e != "" {
+		return e
+	}
+	return "AWS"
+}
+
+// answers returns an error that says what to start when nothing listens at
+// an emulator's endpoint ("" is AWS itself, not checked).
+func answers(endpoint string) error {
+	if endpoint == "" {
+		return nil
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("endpoint %q is not a URL such as http://127.0.0.1:5000", endpoint)
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), map[string]string{"https": "443"}[u.Scheme]+map[string]string{"http": "80"}[u.Scheme])
+	}
+	c, err := net.DialTimeout("tcp", host, 2*time.Second)
+	if err != nil {
+		return fmt.Errorf("nothing answers at %s: start moto with `make moto` in another terminal (or point AWS_ENDPOINT_URL elsewhere)", endpoint)
+	}
+	return c.Close()
 }
 
 // healthCheckOnce runs the health check once against the storage the SDK's
