@@ -140,6 +140,9 @@ func serve(ctx context.Context, secret []byte) error {
 	}
 	mux.Handle("/local-s3", demo)
 	mux.Handle("/local-s3/", demo)
+	if err := reference(mux); err != nil {
+		return err
+	}
 	origins := splitList(getenv("LOCAL_CORS_ORIGINS", "*"))
 	srv := &http.Server{Addr: addr, Handler: cors(origins, mux), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -149,7 +152,7 @@ func serve(ctx context.Context, secret []byte) error {
 		_ = srv.Shutdown(shutdown)
 	}()
 	slog.Info("local API listening", append([]any{"url", "http://" + addr}, append(storage,
-		"sts", endpointOrAWS(cfg, "STS"), "demoS3", "http://"+addr+"/local-s3",
+		"sts", endpointOrAWS(cfg, "STS"), "demoS3", "http://"+addr+"/local-s3", "reference", "http://"+addr+"/reference",
 		"corsOrigins", strings.Join(origins, ","), "allowedEndpointRanges", fmt.Sprint(cfg.AllowCIDRs))...)...)
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		return err
