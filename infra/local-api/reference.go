@@ -37,7 +37,6 @@ type refParam struct{ Name, In, Schema, Description string }
 
 type refResponse struct{ Status, Description, Example string }
 
-
 // buildReference reads the document into what the page shows, resolving
 // local $refs.
 func buildReference(raw []byte) (*refDoc, error) {
