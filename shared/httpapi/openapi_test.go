@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -314,5 +315,54 @@ func TestOpenAPIRoutes(t *testing.T) {
 	slices.Sort(served)
 	if !slices.Equal(documented, served) {
 		t.Errorf("documented:\n%s\nserved:\n%s", strings.Join(documented, "\n"), strings.Join(served, "\n"))
+	}
+}
+
+// TestDocsAgree keeps docs/API.md, the reference in words, naming exactly
+// the operations and error codes of the OpenAPI document, and every field of
+// the credential.
+func TestDocsAgree(t *testing.T) {
+	s, err := loadSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile("../../docs/API.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(raw)
+	var documented, written []string
+	for p, item := range s.doc["paths"].(map[string]any) {
+		for m := range item.(map[string]any) {
+			if m != "parameters" {
+				documented = append(documented, strings.ToUpper(m)+" "+p)
+			}
+		}
+	}
+	for _, m := range regexp.MustCompile("(?m)^\\| `((?:GET|POST|PUT|PATCH|DELETE) /[^`]*)` \\|").FindAllStringSubmatch(page, -1) {
+		written = append(written, m[1])
+	}
+	slices.Sort(documented)
+	slices.Sort(written)
+	if !slices.Equal(documented, written) {
+		t.Errorf("docs/API.md's operations:\n%s\nopenapi.yaml's:\n%s", strings.Join(written, "\n"), strings.Join(documented, "\n"))
+	}
+	schemas := s.doc["components"].(map[string]any)["schemas"].(map[string]any)
+	var codes, listed []string
+	for _, c := range schemas["Problem"].(map[string]any)["properties"].(map[string]any)["code"].(map[string]any)["enum"].([]any) {
+		codes = append(codes, c.(string))
+	}
+	for _, m := range regexp.MustCompile("(?m)^\\| \\d{3} \\| `([a-z_]+)` \\|").FindAllStringSubmatch(page, -1) {
+		listed = append(listed, m[1])
+	}
+	slices.Sort(codes)
+	slices.Sort(listed)
+	if !slices.Equal(codes, listed) {
+		t.Errorf("docs/API.md's error codes %v, openapi.yaml's %v", listed, codes)
+	}
+	for field := range schemas["Credential"].(map[string]any)["properties"].(map[string]any) {
+		if !strings.Contains(page, "`"+field+"`") {
+			t.Errorf("docs/API.md does not describe the credential's %s", field)
+		}
 	}
 }
