@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"log/slog"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -47,5 +49,29 @@ func TestGatewayAuth(t *testing.T) {
 	}
 	if _, err := auth.Authenticate(httptest.NewRequest("GET", "/", nil)); err == nil {
 		t.Error("a request without authorizer context was authenticated")
+	}
+}
+
+// TestRequestIDFromGateway: behind API Gateway, X-Request-Id and the log
+// line carry API Gateway's own request ID, so one ID finds a request in the
+// gateway's access log and the function's log.
+func TestRequestIDFromGateway(t *testing.T) {
+	var logs strings.Builder
+	api := &API{Auth: GatewayAuth{Claims: DefaultClaims}, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+	var accessor core.RequestAccessorV2
+	r, err := accessor.EventToRequestWithContext(context.Background(), events.APIGatewayV2HTTPRequest{
+		RawPath: "/v1/organizations", Headers: map[string]string{},
+		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "Kx9fBjYpFiAEJ2w=",
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	api.Handler("organizations").ServeHTTP(w, r)
+	if got := w.Header().Get("X-Request-Id"); got != "Kx9fBjYpFiAEJ2w=" {
+		t.Errorf("X-Request-Id %q, want API Gateway's request ID", got)
+	}
+	if !strings.Contains(logs.String(), `"requestId":"Kx9fBjYpFiAEJ2w="`) || !strings.Contains(logs.String(), `"status":401`) {
+		t.Errorf("log %s lacks the request line with API Gateway's ID", logs.String())
 	}
 }
