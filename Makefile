@@ -9,7 +9,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 FUZZTIME ?= 10s
 BUILD_FLAGS := -trimpath -ldflags "-s -w" -tags lambda.norpc
 
-.PHONY: all bench build run run-moto moto moto-table tools test-e2e health-check token test test-unit fuzz lint deploy check-tools clean
+.PHONY: all bench build chromium run run-moto moto moto-table tools test-e2e health-check token test test-unit fuzz lint deploy check-tools clean
 
 all: lint test
 
@@ -56,8 +56,16 @@ check-tools:
 	if ! command -v cfn-lint >/dev/null; then echo "cfn-lint is required (it lints template.yaml): pip install cfn-lint"; ok=0; fi; \
 	[ $$ok = 1 ]
 
-## test: lint (gofmt, vet, cfn-lint), every test (HTTP on the local API and on moto), bounded fuzzing
-test: check-tools lint
+## chromium: Debian's Chromium for the page's browser test, installed when missing (as root, or say how)
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Chromium for the browser test (apt-get install -y chromium)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Chromium is needed for the page's browser test: sudo apt-get install -y chromium (or set CHROMIUM=/path/to/chrome)"; exit 1; fi; }
+
+## test: lint (gofmt, vet, cfn-lint), every test (HTTP on the local API and on moto, the page in Chromium), bounded fuzzing
+test: check-tools chromium lint
 	$(GO) test -count=1 ./...
 	$(MAKE) fuzz
 	$(MAKE) test-e2e

@@ -76,7 +76,7 @@ func printToken(secret []byte, args []string) {
 	orgs := fs.String("orgs", "org-1", "comma-separated organization IDs")
 	ttl := fs.Duration("ttl", 12*time.Hour, "validity, such as 30m or 12h")
 	_ = fs.Parse(args)
-	t, err := token(secret, *sub, *name, *role, *orgs, *ttl)
+	t, err := token(secret, *sub, *name, *role, splitList(*orgs), *ttl)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "token:", err)
 		os.Exit(2)
@@ -86,7 +86,7 @@ func printToken(secret []byte, args []string) {
 
 // token signs a local token after checking what the API would refuse
 // silently: a role it does not know, a validity that is over already.
-func token(secret []byte, sub, name, role, orgs string, ttl time.Duration) (string, error) {
+func token(secret []byte, sub, name, role string, orgs []string, ttl time.Duration) (string, error) {
 	known := []string{backup.RolePartner, backup.RoleManager, backup.RoleUser}
 	if !slices.Contains(known, role) {
 		return "", fmt.Errorf("role %q is not one the API knows; use %s", role, strings.Join(known, ", "))
@@ -94,7 +94,7 @@ func token(secret []byte, sub, name, role, orgs string, ttl time.Duration) (stri
 	if ttl <= 0 {
 		return "", fmt.Errorf("TTL must be positive, such as 30m or 12h")
 	}
-	return httpapi.LocalToken(secret, sub, name, role, splitList(orgs), ttl)
+	return httpapi.LocalToken(secret, sub, name, role, orgs, ttl)
 }
 
 func serve(ctx context.Context, secret []byte) error {
@@ -104,7 +104,10 @@ func serve(ctx context.Context, secret []byte) error {
 	}
 	svc := &backup.Service{Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS")), Logger: slog.Default()}
 	storage := []any{"dynamodb", "in process (minidyn)", "secretsManager", "in memory"}
+	devTokens := true
 	if cfg.Endpoint("DYNAMODB") != "" {
+		// Development tokens only for storage on this machine.
+		devTokens = loopback(cfg.Endpoint("DYNAMODB")) && loopback(cfg.Endpoint("SECRETS_MANAGER"))
 		st, sec, err := awsStorage(ctx, cfg)
 		if err != nil {
 			return err
@@ -130,28 +133,24 @@ func serve(ctx context.Context, secret []byte) error {
 	}
 	api := &httpapi.API{Service: svc, Auth: httpapi.LocalAuth{Secret: secret, Claims: cfg.Claims}, Logger: slog.Default()}
 	addr := "127.0.0.1:" + getenv("PORT", "3000")
-	mux := http.NewServeMux()
-	mux.Handle("/", api.Handler())
-	// The demo S3 provider: an endpoint of http://127.0.0.1:$PORT/local-s3
-	// accepts the key pair below and refuses any other.
-	demo := demoS3{
-		accessKeyID: getenv("LOCAL_S3_ACCESS_KEY_ID", "LOCALDEMOKEY"),
-		secretKey:   getenv("LOCAL_S3_SECRET_KEY", "local-demo-secret"),
-	}
-	mux.Handle("/local-s3", demo)
-	mux.Handle("/local-s3/", demo)
-	if err := reference(mux); err != nil {
+	origins := splitList(getenv("LOCAL_CORS_ORIGINS", "*"))
+	h, err := site{
+		api: api.Handler(), secret: secret, origins: origins, devTokens: devTokens,
+		// The demo S3 provider: an endpoint of http://127.0.0.1:$PORT/local-s3
+		// accepts this key pair and refuses any other.
+		demo: demoS3{accessKeyID: getenv("LOCAL_S3_ACCESS_KEY_ID", "LOCALDEMOKEY"), secretKey: getenv("LOCAL_S3_SECRET_KEY", "local-demo-secret")},
+	}.handler()
+	if err != nil {
 		return err
 	}
-	origins := splitList(getenv("LOCAL_CORS_ORIGINS", "*"))
-	srv := &http.Server{Addr: addr, Handler: cors(origins, mux), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
-	slog.Info("local API listening", append([]any{"url", "http://" + addr}, append(storage,
+	slog.Info("local API listening", append([]any{"url", "http://" + addr, "page", "http://" + addr + "/"}, append(storage,
 		"sts", endpointOrAWS(cfg, "STS"), "demoS3", "http://"+addr+"/local-s3", "reference", "http://"+addr+"/reference",
 		"corsOrigins", strings.Join(origins, ","), "allowedEndpointRanges", fmt.Sprint(cfg.AllowCIDRs))...)...)
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
@@ -202,6 +201,19 @@ func endpointOrAWS(cfg app.Config, service string) string {
 		return e
 	}
 	return "AWS"
+}
+
+// loopback reports whether an endpoint URL names this machine.
+func loopback(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return false
+	}
+	if u.Hostname() == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
 }
 
 // answers returns an error that says what to start when nothing listens at

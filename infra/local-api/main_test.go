@@ -21,11 +21,11 @@ func TestTokenRefusesWhatTheAPIWould(t *testing.T) {
 		{"user", -time.Minute, "TTL must be positive"},
 	}
 	for _, tt := range tests {
-		if _, err := token([]byte("s"), "u", "n", tt.role, "org-1", tt.ttl); err == nil || !strings.Contains(err.Error(), tt.want) {
+		if _, err := token([]byte("s"), "u", "n", tt.role, []string{"org-1"}, tt.ttl); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("token(role %q, ttl %s) = %v, want an error saying %q", tt.role, tt.ttl, err, tt.want)
 		}
 	}
-	raw, err := token([]byte("s"), "u", "n", "manager", "org-1, org-2", 90*time.Minute)
+	raw, err := token([]byte("s"), "u", "n", "manager", splitList("org-1, org-2"), 90*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
