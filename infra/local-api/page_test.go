@@ -111,7 +111,7 @@ func until(js string) action {
 // query a CSS selector cannot express.
 func do(js string) action {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool]("(" + js + ", true)")(ctx, t)
+		_, err := chromedp.Evaluate[bool]("("+js+", true)")(ctx, t)
 		return err
 	})
 }
