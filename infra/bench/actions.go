@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/acme/backup-credentials/infra/local-api/localauth"
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/httpapi"
@@ -134,11 +135,11 @@ func actions(moto *mototest.Server) ([]ActionFigures, error) {
 		return nil, err
 	}
 	svc := &backup.Service{Store: dynamo.New(ddb, table), Secrets: secrets.New(sm, table+"/"), Checker: acceptAll{}}
-	token, err := httpapi.LocalToken([]byte("bench"), "u", "Bench", backup.RolePartner, []string{"org-1"}, time.Hour)
+	token, err := localauth.Token([]byte("bench"), "u", "Bench", backup.RolePartner, []string{"org-1"}, time.Hour)
 	if err != nil {
 		return nil, err
 	}
-	h := (&httpapi.API{Service: svc, Auth: httpapi.LocalAuth{Secret: []byte("bench"), Claims: httpapi.DefaultClaims}}).Handler()
+	h := (&httpapi.API{Service: svc, Auth: localauth.Auth{Secret: []byte("bench"), Claims: httpapi.DefaultClaims}}).Handler()
 	do := func(method, path string, body any) (int, []byte) {
 		var rd io.Reader
 		if body != nil {

@@ -175,3 +175,17 @@ func TestSAMBuildContract(t *testing.T) {
 		})
 	}
 }
+
+// TestLambdasLinkNoLocalCode: what only the local API needs (HS256 tokens,
+// the page, the demo S3 endpoint) never reaches a Lambda function.
+func TestLambdasLinkNoLocalCode(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "../../functions/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.Contains(dep, "jwt") || strings.Contains(dep, "/infra/") || strings.Contains(dep, "minidyn") {
+			t.Errorf("a Lambda function links %s", dep)
+		}
+	}
+}

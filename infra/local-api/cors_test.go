@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acme/backup-credentials/infra/local-api/localauth"
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/httpapi"
@@ -23,10 +24,10 @@ func corsServer(t *testing.T, origins string) (*httptest.Server, string) {
 		t.Fatal(err)
 	}
 	svc := &backup.Service{Store: dynamo.New(ddb, "cors"), Secrets: inmem.NewSecretStore()}
-	api := &httpapi.API{Service: svc, Auth: httpapi.LocalAuth{Secret: []byte("s"), Claims: httpapi.DefaultClaims}}
+	api := &httpapi.API{Service: svc, Auth: localauth.Auth{Secret: []byte("s"), Claims: httpapi.DefaultClaims}}
 	srv := httptest.NewServer(cors(splitList(origins), api.Handler()))
 	t.Cleanup(srv.Close)
-	tok, err := httpapi.LocalToken([]byte("s"), "u-1", "U", backup.RolePartner, []string{"org-1"}, time.Hour)
+	tok, err := localauth.Token([]byte("s"), "u-1", "U", backup.RolePartner, []string{"org-1"}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/acme/backup-credentials/infra/local-api/localauth"
 	"github.com/acme/backup-credentials/shared/app"
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
@@ -42,7 +43,7 @@ import (
 )
 
 func main() {
-	secret := []byte(getenv("LOCAL_JWT_SECRET", "local-dev-secret"))
+	secret := []byte(getenv("LOCAL_JWT_SECRET", localauth.DefaultSecret))
 	if len(os.Args) > 1 && os.Args[1] == "token" {
 		printToken(secret, os.Args[2:])
 		return
@@ -94,7 +95,7 @@ func token(secret []byte, sub, name, role string, orgs []string, ttl time.Durati
 	if ttl <= 0 {
 		return "", fmt.Errorf("TTL must be positive, such as 30m or 12h")
 	}
-	return httpapi.LocalToken(secret, sub, name, role, orgs, ttl)
+	return localauth.Token(secret, sub, name, role, orgs, ttl)
 }
 
 func serve(ctx context.Context, secret []byte) error {
@@ -106,8 +107,12 @@ func serve(ctx context.Context, secret []byte) error {
 	storage := []any{"dynamodb", "in process (minidyn)", "secretsManager", "in memory"}
 	devTokens := true
 	if cfg.Endpoint("DYNAMODB") != "" {
-		// Development tokens only for storage on this machine.
+		// Development tokens, and the public default secret, only for
+		// storage on this machine: anyone could sign tokens for real data.
 		devTokens = loopback(cfg.Endpoint("DYNAMODB")) && loopback(cfg.Endpoint("SECRETS_MANAGER"))
+		if !devTokens && string(secret) == localauth.DefaultSecret {
+			return fmt.Errorf("LOCAL_JWT_SECRET is the public default %q and the storage is not on this machine (%s): set a secret of your own", localauth.DefaultSecret, cfg.Endpoint("DYNAMODB"))
+		}
 		st, sec, err := awsStorage(ctx, cfg)
 		if err != nil {
 			return err
@@ -131,7 +136,7 @@ func serve(ctx context.Context, secret []byte) error {
 			Publisher: health.LogPublisher{Logger: slog.Default()}, Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost}
 		go healthEvery(ctx, runner, interval)
 	}
-	api := &httpapi.API{Service: svc, Auth: httpapi.LocalAuth{Secret: secret, Claims: cfg.Claims}, Logger: slog.Default()}
+	api := &httpapi.API{Service: svc, Auth: localauth.Auth{Secret: secret, Claims: cfg.Claims}, Logger: slog.Default()}
 	addr := "127.0.0.1:" + getenv("PORT", "3000")
 	origins := splitList(getenv("LOCAL_CORS_ORIGINS", "*"))
 	h, err := site{

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/acme/backup-credentials/infra/local-api/localauth"
 )
 
 func TestTokenRefusesWhatTheAPIWould(t *testing.T) {
@@ -63,5 +65,17 @@ func TestEmulatorNotRunning(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "make moto") || !strings.Contains(err.Error(), closed) {
 			t.Errorf("%s: %v, want an error naming %s and `make moto`", name, err, closed)
 		}
+	}
+}
+
+// TestDefaultSecretOnlyForLocalStorage: with storage elsewhere than this
+// machine, the public default LOCAL_JWT_SECRET would let anyone sign tokens
+// for real data, so the local API refuses to start.
+func TestDefaultSecretOnlyForLocalStorage(t *testing.T) {
+	t.Setenv("AWS_ENDPOINT_URL", "https://dynamodb.eu-central-1.amazonaws.com")
+	t.Setenv("AWS_REGION", "eu-central-1")
+	err := serve(context.Background(), []byte(localauth.DefaultSecret))
+	if err == nil || !strings.Contains(err.Error(), "LOCAL_JWT_SECRET") {
+		t.Errorf("serve with the default secret and remote storage: %v, want a refusal naming LOCAL_JWT_SECRET", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/acme/backup-credentials/infra/local-api/localauth"
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/httpapi"
@@ -38,7 +39,7 @@ func pageServer(t *testing.T) *httptest.Server {
 	svc := &backup.Service{Store: dynamo.New(ddb, "page"), Secrets: inmem.NewSecretStore(),
 		Checker: provider.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, 5*time.Second, "")}
 	secret := []byte("page-test-secret")
-	api := &httpapi.API{Service: svc, Auth: httpapi.LocalAuth{Secret: secret, Claims: httpapi.DefaultClaims},
+	api := &httpapi.API{Service: svc, Auth: localauth.Auth{Secret: secret, Claims: httpapi.DefaultClaims},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	h, err := site{api: api.Handler(), secret: secret, origins: []string{"*"}, devTokens: true,
 		demo: demoS3{accessKeyID: "LOCALDEMOKEY", secretKey: "local-demo-secret"}}.handler()

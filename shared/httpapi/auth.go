@@ -2,14 +2,10 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/acme/backup-credentials/shared/backup"
 )
@@ -34,8 +30,9 @@ func unauthorized(why string) error {
 	return backup.Errorf(backup.EUnauthorized, "%s", why)
 }
 
-// callerFrom reads a caller from claims, whichever form they come in.
-func callerFrom(claims map[string]any, names ClaimNames) (backup.Caller, error) {
+// CallerFromClaims reads a caller from verified claims, whichever form they
+// come in. It returns EUnauthorized when the claims name no subject.
+func CallerFromClaims(claims map[string]any, names ClaimNames) (backup.Caller, error) {
 	str := func(k string) string {
 		if v, ok := claims[k].(string); ok {
 			return v
@@ -92,35 +89,13 @@ func (a GatewayAuth) Authenticate(r *http.Request) (backup.Caller, error) {
 	for k, v := range rc.Authorizer.JWT.Claims {
 		claims[k] = v
 	}
-	return callerFrom(claims, a.Claims)
+	return CallerFromClaims(claims, a.Claims)
 }
 
-// LocalAuth verifies HS256 bearer tokens itself, as the local API does.
-type LocalAuth struct {
-	Secret []byte
-	Claims ClaimNames
-}
-
-// Authenticate verifies the bearer token and reads the caller from it. A
-// refusal names its reason: no token, malformed, bad signature, expired or
-// not yet valid.
-func (a LocalAuth) Authenticate(r *http.Request) (backup.Caller, error) {
-	raw, err := bearer(r)
-	if err != nil {
-		return backup.Caller{}, err
-	}
-	claims := jwt.MapClaims{}
-	_, err = jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return a.Secret, nil },
-		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired())
-	if err != nil {
-		return backup.Caller{}, unauthorized(tokenProblem(err))
-	}
-	return callerFrom(claims, a.Claims)
-}
-
-// bearer returns the token of an Authorization header of the Bearer scheme,
-// whose name is matched case-insensitively (RFC 9110).
-func bearer(r *http.Request) (string, error) {
+// BearerToken returns the token of an Authorization header of the Bearer
+// scheme, whose name is matched case-insensitively (RFC 9110). It returns
+// EUnauthorized, saying what is wrong, when there is none.
+func BearerToken(r *http.Request) (string, error) {
 	h := r.Header.Get("Authorization")
 	scheme, raw, _ := strings.Cut(strings.TrimSpace(h), " ")
 	raw = strings.TrimSpace(raw)
@@ -131,34 +106,4 @@ func bearer(r *http.Request) (string, error) {
 		return "", unauthorized("The Authorization header is malformed: send Bearer <JWT>.")
 	}
 	return raw, nil
-}
-
-// tokenProblem says in words why a token was refused.
-func tokenProblem(err error) string {
-	switch {
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return "The token has expired."
-	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		return "The token is not valid yet."
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
-		return "The token's signature is not valid."
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		return "The token is malformed."
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return "The token has no expiry (exp)."
-	}
-	return "The token is not valid."
-}
-
-// LocalToken signs a token the local API accepts, valid for ttl.
-func LocalToken(secret []byte, sub, name, role string, orgs []string, ttl time.Duration) (string, error) {
-	t := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"sub": sub, "name": name, "role": role, "organizations": orgs,
-		"exp": time.Now().Add(ttl).Unix(), "iat": time.Now().Unix(),
-	})
-	s, err := t.SignedString(secret)
-	if err != nil {
-		return "", fmt.Errorf("sign token: %w", err)
-	}
-	return s, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/acme/backup-credentials/infra/local-api/localauth"
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/callcount"
 	"github.com/acme/backup-credentials/shared/dynamo"
@@ -129,7 +130,7 @@ func newEnv(t *testing.T, backend string) *env {
 	}
 	e.store = dynamo.New(e.ddb, e.table)
 	svc := &backup.Service{Store: e.store, Secrets: e.secrets, Checker: e.checker, IdempotencyWait: 3 * time.Second}
-	api := &httpapi.API{Service: svc, Auth: httpapi.LocalAuth{Secret: []byte(jwtSecret), Claims: httpapi.DefaultClaims}}
+	api := &httpapi.API{Service: svc, Auth: localauth.Auth{Secret: []byte(jwtSecret), Claims: httpapi.DefaultClaims}}
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(func() {
 		srv.Close()
@@ -198,7 +199,7 @@ var (
 )
 
 func (c caller) token(t *testing.T) string {
-	tok, err := httpapi.LocalToken([]byte(jwtSecret), c.sub, "Name of "+c.sub, c.role, c.orgs, time.Hour)
+	tok, err := localauth.Token([]byte(jwtSecret), c.sub, "Name of "+c.sub, c.role, c.orgs, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
