@@ -147,6 +147,22 @@ func (s *Service) checkKeys(ctx context.Context, k Keys) (Health, error) {
 	return Health{Status: r.Status, CheckedAt: &at, Message: r.Message}, nil
 }
 
+// mayChange returns nil when the caller may change credential id. Visibility
+// is decided before the role: a reader gets ENotFound for a credential it
+// cannot see, as anyone would, and EForbidden only for one it can.
+func (s *Service) mayChange(ctx context.Context, caller Caller, id string) error {
+	if caller.CanWrite() {
+		return nil
+	}
+	if !ValidID(id) {
+		return notFound(id)
+	}
+	if _, err := s.Store.GetCredential(ctx, id, caller.Organizations); err != nil {
+		return err
+	}
+	return caller.requireWrite()
+}
+
 // Create checks the keys with the provider, stores the secret, then the
 // metadata, and removes the secret again if the metadata cannot be stored.
 // With an idempotency key, a repeat of the same body answers what the first
@@ -347,7 +363,7 @@ func (s *Service) List(ctx context.Context, caller Caller, req ListRequest) ([]*
 // EInvalid, ELocked, ENameTaken, EPrecondition, EInvalidCredentials,
 // EUnreachable, EEndpointNotAllowed or EUnavailable.
 func (s *Service) Update(ctx context.Context, caller Caller, id string, in PatchInput, ifMatch *int64) (*Credential, error) {
-	if err := caller.requireWrite(); err != nil {
+	if err := s.mayChange(ctx, caller, id); err != nil {
 		return nil, err
 	}
 	if !ValidID(id) {
@@ -432,7 +448,7 @@ func (s *Service) update(ctx context.Context, caller Caller, id string, in Patch
 // then its secret. A secret left behind by a failure is removed by the
 // orphan sweep. It returns ENotFound, EForbidden, ELocked or EInUse.
 func (s *Service) Delete(ctx context.Context, caller Caller, id string) error {
-	if err := caller.requireWrite(); err != nil {
+	if err := s.mayChange(ctx, caller, id); err != nil {
 		return err
 	}
 	if !ValidID(id) {
@@ -451,7 +467,7 @@ func (s *Service) Delete(ctx context.Context, caller Caller, id string) error {
 // SetLocked locks or unlocks a credential. It returns ENotFound, EForbidden,
 // EAlreadyLocked or EAlreadyUnlocked.
 func (s *Service) SetLocked(ctx context.Context, caller Caller, id string, locked bool) (*Credential, error) {
-	if err := caller.requireWrite(); err != nil {
+	if err := s.mayChange(ctx, caller, id); err != nil {
 		return nil, err
 	}
 	if !ValidID(id) {
@@ -467,7 +483,7 @@ func (s *Service) SetLocked(ctx context.Context, caller Caller, id string, locke
 // MakeDefault makes a credential its organization's default. It returns
 // ENotFound, EForbidden or ELocked.
 func (s *Service) MakeDefault(ctx context.Context, caller Caller, id string) (*Credential, error) {
-	if err := caller.requireWrite(); err != nil {
+	if err := s.mayChange(ctx, caller, id); err != nil {
 		return nil, err
 	}
 	if !ValidID(id) {
@@ -479,7 +495,7 @@ func (s *Service) MakeDefault(ctx context.Context, caller Caller, id string) (*C
 // AssociateProject enables a project's backup with a credential. It returns
 // ENotFound, EForbidden, EInvalid or ELocked.
 func (s *Service) AssociateProject(ctx context.Context, caller Caller, id, projectID string, in ProjectInput) (*Credential, error) {
-	if err := caller.requireWrite(); err != nil {
+	if err := s.mayChange(ctx, caller, id); err != nil {
 		return nil, err
 	}
 	if !ValidID(id) {
@@ -495,7 +511,7 @@ func (s *Service) AssociateProject(ctx context.Context, caller Caller, id, proje
 // DissociateProject disables a project's backup with a credential. It
 // returns ENotFound or EForbidden.
 func (s *Service) DissociateProject(ctx context.Context, caller Caller, id, projectID string) error {
-	if err := caller.requireWrite(); err != nil {
+	if err := s.mayChange(ctx, caller, id); err != nil {
 		return err
 	}
 	if !ValidID(id) {
@@ -511,7 +527,7 @@ func (s *Service) DissociateProject(ctx context.Context, caller Caller, id, proj
 // invalid or unreachable result is recorded, not returned as an error. It
 // returns ENotFound, EForbidden or EUnavailable.
 func (s *Service) Check(ctx context.Context, caller Caller, id string) (*Credential, error) {
-	if err := caller.requireWrite(); err != nil {
+	if err := s.mayChange(ctx, caller, id); err != nil {
 		return nil, err
 	}
 	if !ValidID(id) {

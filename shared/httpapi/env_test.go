@@ -196,6 +196,8 @@ var (
 	manager = caller{"u-manager", "manager", []string{"org-1"}}
 	reader  = caller{"u-reader", "user", []string{"org-1"}}
 	other   = caller{"u-other", "partner", []string{"org-9"}}
+	// otherReader reads org-9 only.
+	otherReader = caller{"u-other-reader", "user", []string{"org-9"}}
 )
 
 func (c caller) token(t *testing.T) string {

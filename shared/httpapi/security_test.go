@@ -57,6 +57,11 @@ func TestTenancy(t *testing.T) {
 				if r := e.do(other, rc.method, rc.path, rc.body); r.status != 404 || r.code() != "not_found" {
 					t.Errorf("other organization: %d %s, want 404", r.status, r.body)
 				}
+				// Visibility before role: a reader of another organization
+				// learns as little as a partner of it.
+				if r := e.do(otherReader, rc.method, rc.path, rc.body); r.status != 404 || r.code() != "not_found" {
+					t.Errorf("user role of another organization: %d %s, want 404", r.status, r.body)
+				}
 				if rc.change {
 					if r := e.do(reader, rc.method, rc.path, rc.body); r.status != 403 || r.code() != "forbidden" {
 						t.Errorf("user role: %d %s, want 403", r.status, r.body)
