@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"slices"
 	"net/http"
 	"strings"
 
@@ -31,7 +32,10 @@ func unauthorized(why string) error {
 }
 
 // CallerFromClaims reads a caller from verified claims, whichever form they
-// come in. It returns EUnauthorized when the claims name no subject.
+// come in. The organizations claim is a list (an organization named twice
+// counts once); the role claim is one role, or a list such as Cognito's
+// cognito:groups, of which the one that may do most counts. It returns
+// EUnauthorized when the claims name no subject.
 func CallerFromClaims(claims map[string]any, names ClaimNames) (backup.Caller, error) {
 	str := func(k string) string {
 		if v, ok := claims[k].(string); ok {
@@ -39,21 +43,51 @@ func CallerFromClaims(claims map[string]any, names ClaimNames) (backup.Caller, e
 		}
 		return ""
 	}
-	c := backup.Caller{UserID: str("sub"), Name: str(names.Name), Role: str(names.Role)}
+	c := backup.Caller{UserID: str("sub"), Name: str(names.Name), Role: strongestRole(claimList(claims[names.Role]))}
 	if c.UserID == "" {
 		return backup.Caller{}, unauthorized("The token has no subject (sub).")
 	}
-	switch v := claims[names.Organizations].(type) {
-	case []any:
-		for _, o := range v {
-			if s, ok := o.(string); ok && s != "" {
-				c.Organizations = append(c.Organizations, s)
-			}
+	for _, o := range claimList(claims[names.Organizations]) {
+		if !slices.Contains(c.Organizations, o) {
+			c.Organizations = append(c.Organizations, o)
 		}
-	case string:
-		c.Organizations = parseOrganizations(v)
 	}
 	return c, nil
+}
+
+// claimList reads a claim that holds a list: a JSON array, or a string as
+// parseOrganizations reads it.
+func claimList(v any) []string {
+	switch v := v.(type) {
+	case []any:
+		var out []string
+		for _, o := range v {
+			if s, ok := o.(string); ok && s != "" {
+				out = append(out, s)
+			}
+		}
+		return out
+	case []string:
+		return v
+	case string:
+		return parseOrganizations(v)
+	}
+	return nil
+}
+
+// strongestRole returns the role among roles that may do most; another
+// value (a group that names no role) counts for nothing.
+func strongestRole(roles []string) string {
+	best := ""
+	for _, r := range []string{backup.RoleManager, backup.RolePartner, backup.RoleUser} {
+		if slices.Contains(roles, r) {
+			return r
+		}
+	}
+	if len(roles) == 1 {
+		best = roles[0] // an unknown role: kept so a 403 can name it
+	}
+	return best
 }
 
 // parseOrganizations reads the organizations claim as a string: a JSON array,

@@ -75,3 +75,38 @@ func TestRequestIDFromGateway(t *testing.T) {
 		t.Errorf("log %s lacks the request line with API Gateway's ID", logs.String())
 	}
 }
+
+// TestRoleAndOrganizationClaims: the role may come from a list claim such as
+// cognito:groups (the strongest known role counts), in every form API
+// Gateway or a token hands it over; organizations named twice count once.
+func TestRoleAndOrganizationClaims(t *testing.T) {
+	names := ClaimNames{Name: "name", Organizations: "organizations", Role: "cognito:groups"}
+	tests := []struct {
+		name  string
+		role  any
+		orgs  any
+		want  string
+		wantO []string
+	}{
+		{"groups as a JSON list", []any{"user", "manager"}, []any{"org-1", "org-1"}, "manager", []string{"org-1"}},
+		{"groups flattened by API Gateway", "[user partner]", "[org-1 org-2 org-1]", "partner", []string{"org-1", "org-2"}},
+		{"groups as a JSON string", `["partner","admins"]`, "org-2, org-2", "partner", []string{"org-2"}},
+		{"one role", "user", "org-1", "user", []string{"org-1"}},
+		{"groups naming no role", []any{"admins", "ops"}, "", "", nil},
+		{"an unknown role", "owner", "org-1", "owner", []string{"org-1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := CallerFromClaims(map[string]any{"sub": "u", "cognito:groups": tt.role, "organizations": tt.orgs}, names)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Role != tt.want || !slices.Equal(c.Organizations, tt.wantO) {
+				t.Errorf("role %q, organizations %q; want %q, %q", c.Role, c.Organizations, tt.want, tt.wantO)
+			}
+			if c.CanWrite() != (tt.want == "manager" || tt.want == "partner") {
+				t.Errorf("CanWrite = %v", c.CanWrite())
+			}
+		})
+	}
+}
