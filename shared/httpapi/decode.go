@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 
@@ -43,6 +44,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	case !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")):
 		return invalid("body", "must be a JSON object")
 	}
+	if err := strictMembers(body, v); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -50,6 +54,54 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return invalid("body", "must hold one JSON object and nothing after it")
+	}
+	return nil
+}
+
+// strictMembers refuses what encoding/json accepts silently: a member named
+// twice (the last would win), and a member whose name matches a field only
+// in another case ("organizationid"). It lists every such member; a body
+// that is not a JSON object is left to the decoder to refuse.
+func strictMembers(body []byte, v any) error {
+	fields := map[string]bool{}
+	t := reflect.TypeOf(v).Elem()
+	for i := 0; i < t.NumField(); i++ {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			fields[name] = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	var f []backup.FieldError
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := tok.(string)
+		switch {
+		case seen[key]:
+			f = append(f, backup.FieldError{Field: key, Message: "is given more than once"})
+		case !fields[key]:
+			msg := "is not a field of this request"
+			for name := range fields {
+				if strings.EqualFold(name, key) {
+					msg = fmt.Sprintf("is not a field of this request; names are case-sensitive: %s", name)
+				}
+			}
+			f = append(f, backup.FieldError{Field: key, Message: msg})
+		}
+		seen[key] = true
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return nil
+		}
+	}
+	if len(f) > 0 {
+		return &backup.Error{Code: backup.EInvalid, Message: "The request body is not valid.", Fields: f}
 	}
 	return nil
 }

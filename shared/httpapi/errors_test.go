@@ -184,3 +184,33 @@ func TestRequestIDsAndLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestStrictJSON: members named twice or in another case than the
+// contract's are refused, each named, where encoding/json would take them.
+func TestStrictJSON(t *testing.T) {
+	e := newEnv(t, "local")
+	id := e.create("org-1", "strict")
+	secret := newSecret()
+	tests := []struct {
+		name, method, path, body string
+		want                     []string
+	}{
+		{"twice", "POST", "/v1/backup-credentials", `{"organizationId":"org-1","s3Name":"strict-2","s3Name":"other","s3AccessKeyId":"AKIA1",
+			"s3SecretKey":"` + secret + `","s3Endpoint":"https://s3.amazonaws.com","s3Region":"us-east-1"}`, []string{"s3Name"}},
+		{"another case", "POST", "/v1/backup-credentials", `{"organizationid":"org-1","s3Name":"strict-2","s3AccessKeyId":"AKIA1",
+			"s3SecretKey":"` + secret + `","s3Endpoint":"https://s3.amazonaws.com","S3Region":"us-east-1"}`, []string{"S3Region", "organizationid"}},
+		{"patch, twice", "PATCH", "/v1/backup-credentials/" + id, `{"s3Name":"strict-3","s3Name":"strict-4"}`, []string{"s3Name"}},
+		{"project, another case", "PUT", "/v1/backup-credentials/" + id + "/projects/p-1", `{"Name":"shop"}`, []string{"Name"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.must(400, partner, tt.method, tt.path, tt.body)
+			if got := fields(t, r); !slices.Equal(got, tt.want) {
+				t.Errorf("fields %q, want %q: %s", got, tt.want, r.body)
+			}
+		})
+	}
+	if r := e.must(200, partner, "GET", "/v1/backup-credentials/"+id, nil).json(t); r["s3Name"] != "strict" || r["version"] != float64(1) {
+		t.Errorf("a refused body changed the credential: %v", r)
+	}
+}
