@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -294,9 +295,20 @@ func newSecret() string {
 
 var usedSecrets sync.Map
 
+// accessKeyID makes an access key ID from a name: AKIA and its letters and
+// digits, upper case.
+func accessKeyID(name string) string {
+	return "AKIA" + strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return unicode.ToUpper(r)
+		}
+		return -1
+	}, name)
+}
+
 func createBody(org, name string) map[string]any {
 	return map[string]any{
-		"organizationId": org, "s3Name": name, "s3AccessKeyId": "AKIA" + strings.ToUpper(strings.ReplaceAll(name, " ", "")),
+		"organizationId": org, "s3Name": name, "s3AccessKeyId": accessKeyID(name),
 		"s3SecretKey": newSecret(), "s3Endpoint": "https://s3.eu-central-1.amazonaws.com", "s3Region": "eu-central-1",
 	}
 }

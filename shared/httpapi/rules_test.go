@@ -85,6 +85,31 @@ func TestNameUniquePerOrganization(t *testing.T) {
 	})
 }
 
+// TestLookAlikeNames: names that look alike are one name (NFKC and case
+// folding), names are stored trimmed and in NFC, and invisible characters
+// are refused.
+func TestLookAlikeNames(t *testing.T) {
+	forBackends(t, func(t *testing.T, e *env) {
+		id := e.create("org-1", " cafe\u0301 ") // NFD, padded
+		got := e.must(200, partner, "GET", "/v1/backup-credentials/"+id, nil).json(t)["s3Name"]
+		if got != "café" {
+			t.Errorf("stored name %q, want trimmed NFC \"café\"", got)
+		}
+		e.create("org-1", "Straße")
+		e.create("org-1", "prod\u00a0backups")
+		for _, name := range []string{"café", "CAFÉ", "STRASSE", "strasse", "prod backups", "ＰＲＯＤ backups"} {
+			if r := e.do(partner, "POST", "/v1/backup-credentials", createBody("org-1", name)); r.status != 409 || r.code() != "name_taken" {
+				t.Errorf("%q: %d %s, want 409 name_taken", name, r.status, r.body)
+			}
+		}
+		for _, name := range []string{"prod\u200bbackups", "prod\u202ebackups", "prod\u2028backups"} {
+			if r := e.do(partner, "POST", "/v1/backup-credentials", createBody("org-1", name)); r.status != 400 {
+				t.Errorf("%q: %d %s, want 400", name, r.status, r.body)
+			}
+		}
+	})
+}
+
 func TestListOrderSearchAndPaging(t *testing.T) {
 	forBackends(t, func(t *testing.T, e *env) {
 		names := map[string][]string{
