@@ -2,8 +2,8 @@ package httpapi
 
 import (
 	"encoding/json"
-	"slices"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
