@@ -19,13 +19,16 @@ const (
 	EAlreadyLocked      = "already_locked"
 	EAlreadyUnlocked    = "already_unlocked"
 	ENameTaken          = "name_taken"
-	EPrecondition       = "precondition_failed"
-	ETooLarge           = "payload_too_large"
-	EInvalidCredentials = "invalid_credentials"
-	EIdempotencyReused  = "idempotency_key_reused"
-	EUnreachable        = "endpoint_unreachable"
-	EUnavailable        = "unavailable"
-	EInternal           = "internal"
+	// EProjectInOtherOrganization: the project is associated with a
+	// credential of another organization.
+	EProjectInOtherOrganization = "project_in_other_organization"
+	EPrecondition               = "precondition_failed"
+	ETooLarge                   = "payload_too_large"
+	EInvalidCredentials         = "invalid_credentials"
+	EIdempotencyReused          = "idempotency_key_reused"
+	EUnreachable                = "endpoint_unreachable"
+	EUnavailable                = "unavailable"
+	EInternal                   = "internal"
 )
 
 // FieldError names one invalid input field and why it is invalid.

@@ -33,12 +33,16 @@ func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Valu
 func n(v int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
-func b(v bool) types.AttributeValue   { return &types.AttributeValueMemberBOOL{Value: v} }
-func key(pk, sk string) item          { return item{attrPK: s(pk), attrSK: s(sk)} }
-func credKey(id string) item          { return key("CRED#"+id, "CRED") }
-func nameKey(org, nk string) item     { return key("NAME#"+org+"#"+nk, "NAME") }
-func orgKey(org string) item          { return key("ORG#"+org, "ORG") }
-func projectKey(org, pid string) item { return key("PROJ#"+org+"#"+pid, "PROJ") }
+func b(v bool) types.AttributeValue { return &types.AttributeValueMemberBOOL{Value: v} }
+func key(pk, sk string) item        { return item{attrPK: s(pk), attrSK: s(sk)} }
+func credKey(id string) item        { return key("CRED#"+id, "CRED") }
+func nameKey(org, nk string) item   { return key("NAME#"+org+"#"+nk, "NAME") }
+func orgKey(org string) item        { return key("ORG#"+org, "ORG") }
+
+// projectKey keys a project's pointer to its credential. Project IDs are
+// platform-wide, so the key has no organization: the item names it, and a
+// project of one organization never reaches a credential of another.
+func projectKey(pid string) item { return key("PROJ#"+pid, "PROJ") }
 func sortKey(c *backup.Credential) string {
 	return backup.NameKey(c.Name) + sortSep + c.ID
 }

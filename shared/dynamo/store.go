@@ -397,7 +397,7 @@ func (st *Store) MakeDefault(ctx context.Context, id string, orgs []string, e ba
 func (st *Store) AssociateProject(ctx context.Context, id string, orgs []string, p backup.Project, e backup.HistoryEntry) (*backup.Credential, error) {
 	var result *backup.Credential
 	err := st.optimistic(ctx, "associate "+p.ID+" with "+id, func() error {
-		credItem, projItems, err := st.readWith(ctx, id, orgs, func(o string) item { return projectKey(o, p.ID) })
+		credItem, projItems, err := st.readWith(ctx, id, []string{p.ID}, projectKey)
 		if err != nil {
 			return failed("associate "+p.ID+" with "+id, err)
 		}
@@ -408,7 +408,10 @@ func (st *Store) AssociateProject(ctx context.Context, id string, orgs []string,
 		if c.IsLocked {
 			return backup.Errorf(backup.ELocked, "The credential is locked; unlock it to give it projects.")
 		}
-		projItem := projItems["PROJ#"+c.OrganizationID+"#"+p.ID]
+		projItem := projItems["PROJ#"+p.ID]
+		if org := getS(projItem, "organizationId"); projItem != nil && org != c.OrganizationID {
+			return inOtherOrganization(p.ID)
+		}
 		prev := getS(projItem, "credentialId")
 		i := slices.IndexFunc(c.Projects, func(x backup.Project) bool { return x.ID == p.ID })
 		if prev == id && i >= 0 && c.Projects[i].Name == p.Name {
@@ -422,12 +425,12 @@ func (st *Store) AssociateProject(ctx context.Context, id string, orgs []string,
 		extra := map[string]string{"#pid": p.ID}
 		values := changeValues(e, item{":v": n(c.Version), ":name": s(p.Name), ":added": n(added)})
 		update := "SET #projects.#pid = :name, #projectCount = #projectCount + :added, " + changeExpr
-		pi := projectKey(c.OrganizationID, p.ID)
+		pi := projectKey(p.ID)
 		pi["credentialId"] = s(id)
 		pi["organizationId"] = s(c.OrganizationID)
 		projCond, projValues := "attribute_not_exists(PK)", item{}
 		if prev != "" {
-			projCond, projValues = "#credentialId = :prev", item{":prev": s(prev)}
+			projCond, projValues = "#credentialId = :prev AND #organizationId = :org", item{":prev": s(prev), ":org": s(c.OrganizationID)}
 		}
 		items := []types.TransactWriteItem{
 			{Update: &types.Update{TableName: st.table, Key: credKey(id),
@@ -453,6 +456,11 @@ func (st *Store) AssociateProject(ctx context.Context, id string, orgs []string,
 		return nil
 	})
 	return result, err
+}
+
+func inOtherOrganization(projectID string) error {
+	return backup.Errorf(backup.EProjectInOtherOrganization,
+		"Project %q belongs to another organization; a project's backups use a credential of its own organization.", projectID)
 }
 
 func nilIfEmpty(values item) item {
@@ -485,7 +493,7 @@ func (st *Store) DissociateProject(ctx context.Context, id string, orgs []string
 		}
 		return st.transact(ctx,
 			st.removeProject(id, projectID, e, "#version = :v", item{":v": n(c.Version)}),
-			types.TransactWriteItem{Delete: &types.Delete{TableName: st.table, Key: projectKey(c.OrganizationID, projectID),
+			types.TransactWriteItem{Delete: &types.Delete{TableName: st.table, Key: projectKey(projectID),
 				ConditionExpression:       aws.String("#credentialId = :id"),
 				ExpressionAttributeNames:  exprNames([]string{"#credentialId"}, nil),
 				ExpressionAttributeValues: item{":id": s(id)}}},

@@ -320,8 +320,10 @@ func TestProjects(t *testing.T) {
 		if same["version"] != 2.0 {
 			t.Errorf("repeating an association changed the credential: %v", same)
 		}
-		// A project of the same ID in another organization is another project.
-		e.must(200, partner, "PUT", "/v1/backup-credentials/"+c+"/projects/p-1", map[string]any{"name": "other shop"})
+		// Project IDs are platform-wide: one of org-1 never reaches org-2.
+		if r := e.do(partner, "PUT", "/v1/backup-credentials/"+c+"/projects/p-1", map[string]any{"name": "other shop"}); r.status != 409 || r.code() != "project_in_other_organization" {
+			t.Errorf("project of another organization: %d %s, want 409 project_in_other_organization", r.status, r.body)
+		}
 		moved := e.must(200, partner, "PUT", "/v1/backup-credentials/"+b+"/projects/p-1", map[string]any{"name": "shop"}).json(t)
 		if ps := moved["projects"].([]any); len(ps) != 1 {
 			t.Errorf("moved to = %v", moved)
@@ -329,8 +331,8 @@ func TestProjects(t *testing.T) {
 		if ps := e.must(200, partner, "GET", "/v1/backup-credentials/"+a, nil).json(t)["projects"].([]any); len(ps) != 0 {
 			t.Errorf("moved from still has %v", ps)
 		}
-		if ps := e.must(200, partner, "GET", "/v1/backup-credentials/"+c, nil).json(t)["projects"].([]any); len(ps) != 1 {
-			t.Errorf("other organization's project moved: %v", ps)
+		if got := e.must(200, partner, "GET", "/v1/backup-credentials/"+c, nil).json(t); len(got["projects"].([]any)) != 0 || got["version"] != 1.0 {
+			t.Errorf("a refused association changed the other organization's credential: %v", got)
 		}
 		e.must(204, partner, "DELETE", "/v1/backup-credentials/"+a, nil)
 		e.must(404, partner, "DELETE", "/v1/backup-credentials/"+b+"/projects/p-2", nil)
@@ -347,6 +349,10 @@ func TestProjects(t *testing.T) {
 		if h[0].(map[string]any)["action"] != "project-associated" || h[1].(map[string]any)["action"] != "created" {
 			t.Errorf("history = %v", h)
 		}
+		// Once dissociated, the project may go to another organization.
+		e.must(204, partner, "DELETE", "/v1/backup-credentials/"+b+"/projects/p-1", nil)
+		e.must(200, partner, "PUT", "/v1/backup-credentials/"+c+"/projects/p-1", map[string]any{"name": "shop"})
+		e.must(200, partner, "PUT", "/v1/backup-credentials/"+b+"/projects/p-9", map[string]any{"name": "shop"})
 	})
 }
 
