@@ -189,3 +189,47 @@ func TestLambdasLinkNoLocalCode(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplateBoundsCost: the HTTP API stage throttles all callers, and
+// every function has a reserved-concurrency setting, both parameters, so one
+// tenant cannot exhaust the account's Lambda concurrency.
+func TestTemplateBoundsCost(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Parameters map[string]any `yaml:"Parameters"`
+		Globals    struct {
+			Function map[string]any `yaml:"Function"`
+		} `yaml:"Globals"`
+		Resources map[string]struct {
+			Type       string         `yaml:"Type"`
+			Properties map[string]any `yaml:"Properties"`
+		} `yaml:"Resources"`
+	}
+	// CloudFormation's short tags (!Ref, !If) are plain YAML tags: decode them
+	// as the values they tag.
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"ApiThrottlingRateLimit", "ApiThrottlingBurstLimit", "ApiReservedConcurrency"} {
+		if _, ok := doc.Parameters[p]; !ok {
+			t.Errorf("template parameter %s is missing", p)
+		}
+	}
+	settings, _ := doc.Resources["Api"].Properties["DefaultRouteSettings"].(map[string]any)
+	if settings["ThrottlingRateLimit"] != "ApiThrottlingRateLimit" || settings["ThrottlingBurstLimit"] != "ApiThrottlingBurstLimit" {
+		t.Errorf("the HTTP API's DefaultRouteSettings %v do not throttle by the parameters", settings)
+	}
+	if rc := fmt.Sprint(doc.Globals.Function["ReservedConcurrentExecutions"]); !strings.Contains(rc, "ApiReservedConcurrency") {
+		t.Errorf("Globals.Function.ReservedConcurrentExecutions = %s, want the ApiReservedConcurrency parameter", rc)
+	}
+	for name, r := range doc.Resources {
+		events, _ := r.Properties["Events"].(map[string]any)
+		_, api := events["Api"]
+		if _, own := r.Properties["ReservedConcurrentExecutions"]; r.Type == "AWS::Serverless::Function" && api && own {
+			t.Errorf("API function %s overrides the reserved concurrency", name)
+		}
+	}
+}

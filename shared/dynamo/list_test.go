@@ -65,3 +65,46 @@ func TestListGoesOnPastPagesWithoutMatches(t *testing.T) {
 		t.Errorf("%d queries", api.queries)
 	}
 }
+
+// TestListReadsBoundedPages: a search that matches little reads at most
+// ListPages DynamoDB pages per request and answers a cursor to go on from;
+// following the cursors finds every match once.
+func TestListReadsBoundedPages(t *testing.T) {
+	c, e := sample()
+	var items []item
+	for i := range 20 {
+		c.ID, c.Name = fmt.Sprintf("bc_%026d", i), fmt.Sprintf("a%02d", i)
+		if i == 3 || i == 17 {
+			c.Name = fmt.Sprintf("m%02d", i)
+		}
+		items = append(items, credentialItem(c, e))
+	}
+	api := &pagedQuery{items: items}
+	st := New(api, "t")
+	st.ListPages = 3
+	var found []string
+	q := backup.ListQuery{Organizations: []string{"org-1"}, Search: "m", Limit: 10}
+	for request := 1; ; request++ {
+		api.queries = 0
+		page, err := st.ListCredentials(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if api.queries > st.ListPages {
+			t.Fatalf("request %d read %d pages, want at most %d", request, api.queries, st.ListPages)
+		}
+		for _, c := range page.Items {
+			found = append(found, c.Name)
+		}
+		if page.Next == nil {
+			break
+		}
+		if request > 10 {
+			t.Fatal("the cursors do not end")
+		}
+		q.After = page.Next
+	}
+	if fmt.Sprint(found) != "[m03 m17]" {
+		t.Errorf("found %v, want [m03 m17]", found)
+	}
+}

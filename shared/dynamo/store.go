@@ -40,13 +40,21 @@ type Store struct {
 	Attempts int
 	// IdempotencyTTL is how long an Idempotency-Key is remembered.
 	IdempotencyTTL time.Duration
+	// ListPages bounds the DynamoDB pages (Query calls) one list request
+	// reads, so a search that matches little cannot make one request read a
+	// whole organization: the page ends early with a cursor to go on.
+	ListPages int
 }
+
+// DefaultListPages is Store.ListPages unless set otherwise: up to 4 MB read
+// per list request.
+const DefaultListPages = 4
 
 var _ backup.Store = (*Store)(nil)
 
 // New returns a Store on the named table.
 func New(api API, table string) *Store {
-	return &Store{api: api, table: aws.String(table), Attempts: 40, IdempotencyTTL: 24 * time.Hour}
+	return &Store{api: api, table: aws.String(table), Attempts: 40, IdempotencyTTL: 24 * time.Hour, ListPages: DefaultListPages}
 }
 
 // names maps #x to x for every attribute an expression names, so reserved
@@ -651,12 +659,19 @@ func (st *Store) History(ctx context.Context, id string, orgs []string) ([]backu
 // ListCredentials queries the byOrg index once per organization it visits.
 func (st *Store) ListCredentials(ctx context.Context, q backup.ListQuery) (*backup.ListPage, error) {
 	page := &backup.ListPage{Items: []*backup.Credential{}}
+	queries := 0
 	for oi, org := range q.Organizations {
 		after := ""
 		if q.After != nil && q.After.Org == org {
 			after = q.After.Key
 		}
 		for {
+			if queries == st.ListPages {
+				// Enough read for one request: go on from here next time.
+				page.Next = &backup.Position{Org: org, Key: after}
+				return page, nil
+			}
+			queries++
 			want := q.Limit - len(page.Items)
 			in := &dynamodb.QueryInput{TableName: st.table, IndexName: aws.String(indexByOrg),
 				ProjectionExpression:      aws.String(projection + ", #" + attrGSI1SK),
