@@ -9,6 +9,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -57,8 +59,14 @@ type Runner struct {
 	Service *backup.Service
 	Logger  *slog.Logger
 	// Concurrency bounds the checks in flight; PerHost bounds them per
-	// endpoint host.
+	// endpoint address (the address its host resolves to, so that names
+	// made up under a wildcard DNS record share one cap).
 	Concurrency, PerHost int
+	// Resolver looks endpoint hosts up for the per-host cap; nil means
+	// net.DefaultResolver.
+	Resolver interface {
+		LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+	}
 	// PageSize is how many credentials one scan reads.
 	PageSize int
 	// Margin is how long before the deadline a run stops starting checks.
@@ -86,6 +94,9 @@ func (r *Runner) defaults() {
 	}
 	if r.PageSize <= 0 {
 		r.PageSize = 100
+	}
+	if r.Resolver == nil {
+		r.Resolver = net.DefaultResolver
 	}
 	if r.OrphanAge <= 0 {
 		r.OrphanAge = time.Hour
@@ -131,17 +142,25 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		changes []Change
 		slots   = make(chan struct{}, r.Concurrency)
 		hosts   = map[string]chan struct{}{}
+		keys    = map[string]string{} // host name -> the address it caps under
 		pages   []*page
 		resume  *string // start of the earliest page with a skipped check
 	)
 	hostSlot := func(endpoint string) chan struct{} {
+		host := hostOf(endpoint)
+		mu.Lock()
+		key, known := keys[host]
+		mu.Unlock()
+		if !known {
+			key = r.addressOf(ctx, host) // once per host and run
+		}
 		mu.Lock()
 		defer mu.Unlock()
-		h := hostOf(endpoint)
-		if hosts[h] == nil {
-			hosts[h] = make(chan struct{}, r.PerHost)
+		keys[host] = key
+		if hosts[key] == nil {
+			hosts[key] = make(chan struct{}, r.PerHost)
 		}
-		return hosts[h]
+		return hosts[key]
 	}
 	settle := func(p *page) {
 		p.pending.Wait()
@@ -222,6 +241,28 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	sum.Duration = time.Since(began)
 	r.report(ctx, sum)
 	return sum, nil
+}
+
+// addressOf returns the address a host's checks are capped under: the
+// host's lowest address, or the name itself when it does not resolve (the
+// check will say so).
+func (r *Runner) addressOf(ctx context.Context, host string) string {
+	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		return a.Unmap().String()
+	}
+	lookup, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	addrs, err := r.Resolver.LookupNetIP(lookup, "ip", host)
+	if err != nil || len(addrs) == 0 {
+		return host
+	}
+	lowest := addrs[0].Unmap()
+	for _, a := range addrs[1:] {
+		if a.Unmap().Less(lowest) {
+			lowest = a.Unmap()
+		}
+	}
+	return lowest.String()
 }
 
 func hostOf(endpoint string) string {

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"io"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -24,6 +25,14 @@ import (
 
 // DefaultTimeout bounds one check when Checker.Timeout is zero.
 const DefaultTimeout = 5 * time.Second
+
+// Limits on what a provider may send back: an S3 or STS answer is a few
+// hundred bytes, so a provider sending more is hostile or broken, and must
+// not cost this service memory.
+const (
+	MaxResponseHeaderBytes = 64 << 10
+	MaxResponseBodyBytes   = 64 << 10
+)
 
 // New returns a checker that may reach the allowed internal ranges, bounds a
 // check by timeout, and asks STS at stsEndpoint ("" for AWS's own).
@@ -128,16 +137,49 @@ func (c *Checker) httpClient(caPEM string, plain bool) (*http.Client, error) {
 	}
 	d := &dialer{guard: c.Guard, plain: plain, resolver: resolver}
 	return &http.Client{
-		Transport: &http.Transport{
-			DialContext:           d.DialContext,
-			TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
-			TLSHandshakeTimeout:   c.Timeout,
-			ResponseHeaderTimeout: c.Timeout,
-			DisableKeepAlives:     true,
-			Proxy:                 nil,
-		},
+		Transport: limitedBody{&http.Transport{
+			DialContext:            d.DialContext,
+			TLSClientConfig:        &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+			TLSHandshakeTimeout:    c.Timeout,
+			ResponseHeaderTimeout:  c.Timeout,
+			MaxResponseHeaderBytes: MaxResponseHeaderBytes,
+			DisableKeepAlives:      true,
+			Proxy:                  nil,
+		}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}, nil
+}
+
+// limitedBody fails the reading of a response body past
+// MaxResponseBodyBytes, whoever reads it (the SDK's STS client reads all).
+type limitedBody struct{ http.RoundTripper }
+
+func (l limitedBody) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := l.RoundTripper.RoundTrip(r)
+	if err == nil {
+		resp.Body = &capped{ReadCloser: resp.Body, left: MaxResponseBodyBytes}
+	}
+	return resp, err
+}
+
+// errBodyTooLarge is what reading past the limit gives.
+var errBodyTooLarge = errors.New("the provider's answer is larger than any S3 or STS answer")
+
+type capped struct {
+	io.ReadCloser
+	left int64
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, errBodyTooLarge
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.ReadCloser.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 func (c *Checker) retryer() aws.Retryer {

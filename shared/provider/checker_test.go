@@ -211,6 +211,8 @@ func TestGuardAtDialTime(t *testing.T) {
 		{"localhost when not allowed", only2, "http://localhost:" + port},
 		{"[::1]", only1, "http://[::1]:" + port},
 		{"[::ffff:127.0.0.2]", only1, "http://[::ffff:127.0.0.2]:" + port},
+		{"IPv4-compatible [::127.0.0.2]", only1, "http://[::127.0.0.2]:" + port},
+		{"IPv4-compatible [::127.0.0.1]", only1, "https://[::7f00:1]:" + port},
 		{"a name resolving to a refused address", only1, "https://evil.test:" + port},
 	}
 	for _, tt := range tests {
@@ -218,6 +220,9 @@ func TestGuardAtDialTime(t *testing.T) {
 			_, err := check(t, tt.c, tt.endpoint)
 			if backup.ErrorCode(err) != backup.EEndpointNotAllowed {
 				t.Errorf("got %v, want endpoint_not_allowed", err)
+			}
+			if tt.name == "a name resolving to a refused address" && strings.Contains(err.Error(), "127.0.0.2") {
+				t.Errorf("the refusal names the address the name resolved to: %v", err)
 			}
 		})
 	}
@@ -267,5 +272,53 @@ func TestPrivateCA(t *testing.T) {
 	got, err = checker().Check(context.Background(), backup.Keys{AccessKeyID: "AKIAEXAMPLE", SecretKey: "x", Endpoint: s.URL, Region: "us-east-1", CACertificate: ca})
 	if err != nil || got.Status != backup.HealthHealthy {
 		t.Errorf("with the CA: %+v %v", got, err)
+	}
+}
+
+// TestHostileAnswersAreCut: a provider answering with a header flood or an
+// endless body costs a bounded read, not memory, over S3 and over STS: a
+// header flood is refused (unreachable), and of an endless body no more
+// than a little over MaxResponseBodyBytes is read.
+func TestHostileAnswersAreCut(t *testing.T) {
+	flood := server(t, func(w http.ResponseWriter, r *http.Request) {
+		for i := range 1000 { // 1 MiB of headers: under Go's default limit of 10 MiB
+			w.Header().Set(fmt.Sprintf("X-Flood-%d", i), strings.Repeat("a", 1024))
+		}
+		w.WriteHeader(http.StatusForbidden)
+	})
+	var sent atomic.Int64
+	endless := server(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+		chunk := []byte("<Error><Code>" + strings.Repeat("x", 4096))
+		for sent.Load() < 256<<20 { // 256 MiB, or until the reader hangs up
+			n, err := w.Write(chunk)
+			sent.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	})
+	for _, tt := range []struct {
+		name, endpoint, sts string
+		endless             bool
+	}{
+		{"S3 header flood", flood.URL, "", false},
+		{"STS header flood", awsEndpoint, flood.URL, false},
+		{"S3 endless body", endless.URL, "", true},
+		{"STS endless body", awsEndpoint, endless.URL, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sent.Store(0)
+			c := &provider.Checker{Guard: provider.Guard{Allow: loopback()}, Timeout: 10 * time.Second, STSEndpoint: tt.sts, MaxAttempts: 1}
+			r, err := check(t, c, tt.endpoint)
+			switch {
+			case err != nil || r.Status == backup.HealthHealthy:
+				t.Errorf("got %+v, %v; want a result that is not healthy", r, err)
+			case !tt.endless && r.Status != backup.HealthUnreachable:
+				t.Errorf("a header flood gave %+v, want unreachable", r)
+			case tt.endless && sent.Load() > 16<<20:
+				t.Errorf("the provider got %d MiB of an endless answer read", sent.Load()>>20)
+			}
+		})
 	}
 }

@@ -17,9 +17,11 @@ type refusedError struct {
 	why  string
 }
 
+// Error says why, naming the host as given but never the address a name
+// resolved to: that would map an internal network for whoever asks.
 func (e *refusedError) Error() string {
 	if e.addr.IsValid() {
-		return fmt.Sprintf("%s resolves to %s, which is %s", e.host, e.addr, e.why)
+		return fmt.Sprintf("%s resolves to %s", e.host, e.why)
 	}
 	return fmt.Sprintf("%s is %s", e.host, e.why)
 }
@@ -39,6 +41,7 @@ var special = []netip.Prefix{
 	netip.MustParsePrefix("2002::/16"),       // 6to4 can embed any IPv4
 	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64 can embed any IPv4
 	netip.MustParsePrefix("::ffff:0:0:0/96"), // SIIT
+	netip.MustParsePrefix("::/96"),           // IPv4-compatible (::a.b.c.d), deprecated
 }
 
 // A Guard decides which addresses the checker may connect to.

@@ -58,8 +58,11 @@ func (c *Checker) listBuckets(ctx context.Context, client *http.Client, k backup
 		if err != nil {
 			return err
 		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		body, err := io.ReadAll(resp.Body) // capped at MaxResponseBodyBytes
 		resp.Body.Close()
+		if err != nil {
+			return err // no S3 answer is that long, or it broke off
+		}
 		if resp.StatusCode == http.StatusOK {
 			return &validError{msg: msgValidS3}
 		}
