@@ -2,11 +2,11 @@ package provider
 
 import (
 	"context"
-	"io"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
