@@ -233,3 +233,123 @@ func TestTemplateBoundsCost(t *testing.T) {
 		}
 	}
 }
+
+// TestWhoReadsSecrets holds the template's permissions, the KMS key policy
+// and docs/security.md's table to each other: only the check and the health
+// check may read secrets, no statement of the key policy names every
+// principal, and the account cannot grant the key's use through IAM.
+func TestWhoReadsSecrets(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type statement struct {
+		Sid       string `yaml:"Sid"`
+		Principal any    `yaml:"Principal"`
+		Action    any    `yaml:"Action"`
+	}
+	var doc struct {
+		Resources map[string]struct {
+			Type       string `yaml:"Type"`
+			Properties struct {
+				Policies []struct {
+					Statement []statement `yaml:"Statement"`
+				} `yaml:"Policies"`
+				KeyPolicy struct {
+					Statement []statement `yaml:"Statement"`
+				} `yaml:"KeyPolicy"`
+			} `yaml:"Properties"`
+		} `yaml:"Resources"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var list func(v any) []string
+	list = func(v any) []string {
+		switch v := v.(type) {
+		case string:
+			return []string{v}
+		case []any:
+			var out []string
+			for _, x := range v {
+				out = append(out, fmt.Sprint(x))
+			}
+			return out
+		case map[string]any:
+			return list(v["AWS"])
+		}
+		return nil
+	}
+	iam := map[string][]string{} // function -> IAM actions
+	for name, r := range doc.Resources {
+		if r.Type != "AWS::Serverless::Function" {
+			continue
+		}
+		iam[name] = []string{}
+		for _, p := range r.Properties.Policies {
+			for _, st := range p.Statement {
+				iam[name] = append(iam[name], list(st.Action)...)
+			}
+		}
+		if slices.Contains(iam[name], "secretsmanager:GetSecretValue") != (name == "CheckFunction" || name == "HealthCheckFunction") {
+			t.Errorf("%s: GetSecretValue is for the check and the health check only; it has %v", name, iam[name])
+		}
+		if slices.ContainsFunc(iam[name], func(a string) bool { return strings.HasPrefix(a, "kms:") }) {
+			t.Errorf("%s grants itself KMS actions; the key policy decides", name)
+		}
+	}
+	kms := map[string][]string{} // function -> KMS actions the key policy gives its role
+	for _, st := range doc.Resources["SecretsKey"].Properties.KeyPolicy.Statement {
+		for _, p := range list(st.Principal) {
+			switch {
+			case p == "*":
+				t.Errorf("key policy statement %s names every principal", st.Sid)
+			case strings.HasSuffix(p, "Role.Arn"):
+				fn := strings.TrimSuffix(p, "Role.Arn")
+				kms[fn] = append(kms[fn], list(st.Action)...)
+			case slices.ContainsFunc(list(st.Action), func(a string) bool {
+				return a == "kms:*" || a == "kms:Decrypt" || strings.HasPrefix(a, "kms:GenerateDataKey") || a == "kms:Encrypt"
+			}):
+				t.Errorf("key policy statement %s lets %s use the key", st.Sid, p)
+			}
+		}
+	}
+	for fn, actions := range kms {
+		if slices.Contains(actions, "kms:Decrypt") && !slices.Contains([]string{"CheckFunction", "HealthCheckFunction", "CreateFunction", "UpdateFunction"}, fn) {
+			t.Errorf("the key policy lets %s decrypt", fn)
+		}
+	}
+	// docs/security.md's table says the same.
+	page, err := os.ReadFile(filepath.Join(root, "docs", "security.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| ((?:`\\w+Function`(?:, )?)+) \\|([^|]*)\\|([^|]*)\\|").FindAllStringSubmatch(string(page), -1) {
+		sorted := func(s string) []string {
+			var out []string
+			for _, a := range strings.Split(s, ",") {
+				if a = strings.TrimSpace(a); a != "" {
+					out = append(out, a)
+				}
+			}
+			slices.Sort(out)
+			return out
+		}
+		for _, fn := range regexp.MustCompile("`(\\w+Function)`").FindAllStringSubmatch(m[1], -1) {
+			documented[fn[1]] = true
+			want, wantKMS := slices.Sorted(slices.Values(iam[fn[1]])), slices.Sorted(slices.Values(kms[fn[1]]))
+			if got := sorted(m[2]); !slices.Equal(got, want) {
+				t.Errorf("docs/security.md gives %s IAM actions %v; the template %v", fn[1], got, want)
+			}
+			if got := sorted(m[3]); !slices.Equal(got, wantKMS) {
+				t.Errorf("docs/security.md gives %s KMS actions %v; the key policy %v", fn[1], got, wantKMS)
+			}
+		}
+	}
+	for fn := range iam {
+		if !documented[fn] {
+			t.Errorf("docs/security.md does not list %s", fn)
+		}
+	}
+}

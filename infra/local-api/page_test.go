@@ -245,14 +245,16 @@ func TestPageInBrowser(t *testing.T) {
 		until(`document.querySelector('#history-list li:last-child').textContent.startsWith('created')`),
 		chromedp.Click(chromedp.CSS("#history-close")))
 
-	step(t, ctx, "edit shows ID and organization read-only and never the secret",
+	step(t, ctx, "edit shows ID and organization read-only, never the secret, and asks for it to move the keys",
 		do(button("edit")+`.click()`),
 		chromedp.WaitVisible(chromedp.CSS("#edit-dialog[open]")),
 		until(`document.querySelector('#f-id').readOnly && document.querySelector('#f-id').value.startsWith('bc_')`),
 		until(`document.querySelector('#f-organizationId-ro').readOnly && document.querySelector('#f-organizationId-ro').value === 'org-1'`),
 		until(`document.querySelector('#f-s3SecretKey').value === ''`),
-		chromedp.SetValue(chromedp.CSS("#f-s3Name"), "prod-backups"),
 		chromedp.SetValue(chromedp.CSS("#f-s3Region"), "eu-west-1"),
+		chromedp.Click(chromedp.CSS("#save")),
+		until(`document.querySelector('#e-s3SecretKey').textContent.includes('is required')`),
+		chromedp.SetValue(chromedp.CSS("#f-s3SecretKey"), "local-demo-secret"),
 		chromedp.Click(chromedp.CSS("#save")),
 		until(`!document.querySelector('#edit-dialog').open`),
 		until(row+`.textContent.includes('eu-west-1')`))

@@ -417,15 +417,11 @@ func (s *Service) update(ctx context.Context, caller Caller, id string, in Patch
 	if len(fields) == 0 {
 		return old, nil
 	}
-	recheck := slices.ContainsFunc(fields, func(f string) bool { return f != "s3Name" })
-	if recheck {
-		secret := deref(in.SecretKey)
-		if in.SecretKey == nil {
-			if secret, err = s.Secrets.GetSecret(ctx, id, old.SecretVersion); err != nil {
-				return nil, Unavailable(fmt.Errorf("read secret of %s: %w", id, err))
-			}
-		}
-		if c.Health, err = s.checkKeys(ctx, Keys{AccessKeyID: c.AccessKeyID, SecretKey: secret,
+	// Anything but a rename changes the keys or where they go, and then
+	// carries the secret key (Validate saw to it): check them again. Update
+	// never reads a stored secret.
+	if in.SecretKey != nil {
+		if c.Health, err = s.checkKeys(ctx, Keys{AccessKeyID: c.AccessKeyID, SecretKey: *in.SecretKey,
 			Endpoint: c.Endpoint, Region: c.Region, CACertificate: deref(c.CACertificate)}); err != nil {
 			return nil, err
 		}

@@ -251,6 +251,8 @@ func (in *PatchInput) Validate(c *Credential) error {
 	}
 	if in.SecretKey != nil {
 		f.secretKey(*in.SecretKey)
+	} else if in.movesKeys(c) {
+		f.add("s3SecretKey", "is required when s3Endpoint, s3Region or s3CaCertificate change: the keys are checked where they will be used, and the secret key goes only where someone who knows it sends it")
 	}
 	if in.Endpoint != nil {
 		f.endpoint(*in.Endpoint)
@@ -262,6 +264,14 @@ func (in *PatchInput) Validate(c *Credential) error {
 		f.caCertificate(in.CACertificate.Value)
 	}
 	return f.err()
+}
+
+// movesKeys reports whether the input changes where or how the keys are
+// sent: endpoint, region or CA.
+func (in *PatchInput) movesKeys(c *Credential) bool {
+	changed := func(v *string, old string) bool { return v != nil && *v != old }
+	return changed(in.Endpoint, c.Endpoint) || changed(in.Region, c.Region) ||
+		in.CACertificate.Set && deref(in.CACertificate.Value) != deref(c.CACertificate)
 }
 
 // Validate checks a project association.

@@ -210,7 +210,10 @@ func TestUpdate(t *testing.T) {
 			{"stale If-Match", map[string]any{"s3Name": "other"}, []string{"If-Match", `"1"`}, 412, "precondition_failed"},
 			{"garbage If-Match", map[string]any{"s3Name": "other"}, []string{"If-Match", `"abc"`}, 412, "precondition_failed"},
 			{"new keys refused", map[string]any{"s3AccessKeyId": "AKIANEW", "s3SecretKey": "wrong-x"}, nil, 422, "invalid_credentials"},
-			{"endpoint down", map[string]any{"s3Endpoint": "https://down.example.com"}, nil, 502, "endpoint_unreachable"},
+			{"endpoint down", map[string]any{"s3Endpoint": "https://down.example.com", "s3SecretKey": newSecret()}, nil, 502, "endpoint_unreachable"},
+			{"endpoint without the secret", map[string]any{"s3Endpoint": "https://s3.us-east-1.amazonaws.com"}, nil, 400, "validation_failed"},
+			{"region without the secret", map[string]any{"s3Region": "us-east-1"}, nil, 400, "validation_failed"},
+			{"CA without the secret", map[string]any{"s3CaCertificate": testCA}, nil, 400, "validation_failed"},
 			{"null name", `{"s3Name": null}`, nil, 200, ""},
 		}
 		for _, tt := range tests {
@@ -226,18 +229,22 @@ func TestUpdate(t *testing.T) {
 		if r["s3AccessKeyId"] != "AKIANEW" || r["version"] != 3.0 || r["s3CaCertificate"] != testCA {
 			t.Errorf("new keys = %v", r)
 		}
-		r = e.must(200, partner, "PATCH", path, map[string]any{"s3CaCertificate": nil}).json(t)
+		r = e.must(200, partner, "PATCH", path, map[string]any{"s3CaCertificate": nil, "s3SecretKey": newSecret()}).json(t)
 		if r["s3CaCertificate"] != nil || r["version"] != 4.0 {
 			t.Errorf("CA removed = %v", r)
 		}
-		// The endpoint changes with the stored secret, checked again.
-		before := e.checker.calls.Load()
-		e.must(200, partner, "PATCH", path, map[string]any{"s3Endpoint": "https://s3.us-east-1.amazonaws.com", "s3Region": "us-east-1"})
+		// The endpoint changes with the secret key sent again, checked
+		// again; the stored secret is never read to do it.
+		before, reads := e.checker.calls.Load(), e.calls.Take()["Secrets Manager.GetSecretValue"]
+		e.must(200, partner, "PATCH", path, map[string]any{"s3Endpoint": "https://s3.us-east-1.amazonaws.com", "s3Region": "us-east-1", "s3SecretKey": newSecret()})
 		if e.checker.calls.Load() != before+1 {
 			t.Error("an endpoint change did not ask the provider")
 		}
+		if n := e.calls.Take()["Secrets Manager.GetSecretValue"]; n != 0 || reads != 0 {
+			t.Errorf("PATCH read the stored secret %d times", n+reads)
+		}
 		h := e.must(200, partner, "GET", path+"/history", nil).json(t)["data"].([]any)
-		if first := h[0].(map[string]any); first["action"] != "updated" || !slices.Equal(toStrings(first["fields"]), []string{"s3Endpoint", "s3Region"}) {
+		if first := h[0].(map[string]any); first["action"] != "updated" || !slices.Equal(toStrings(first["fields"]), []string{"s3Endpoint", "s3Region", "s3SecretKey"}) {
 			t.Errorf("newest history entry = %v", first)
 		}
 		if second := h[2].(map[string]any); !slices.Contains(toStrings(second["fields"]), "s3SecretKey") {

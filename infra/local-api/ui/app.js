@@ -222,7 +222,7 @@ async function openEdit(c) {
   ro.hidden = false;
   ro.value = data.organizationId;
   for (const f of fields.slice(1)) document.getElementById(`f-${f}`).value = f === "s3SecretKey" ? "" : data[f] ?? "";
-  $("#secret-hint").textContent = "Leave empty to keep the stored secret key; it is never shown.";
+  $("#secret-hint").textContent = "Never shown. Leave empty to keep it; enter it again to change the endpoint, region or CA.";
   $("#f-s3SecretKey").required = false;
   $("#edit-dialog").showModal();
   $("#f-s3Name").focus();
