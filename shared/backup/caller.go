@@ -1,6 +1,9 @@
 package backup
 
-import "slices"
+import (
+	"slices"
+	"unicode/utf8"
+)
 
 // Roles a caller may hold. Partners and managers may change credentials;
 // anyone else may only read.
@@ -19,13 +22,21 @@ type Caller struct {
 	Role          string
 }
 
+// DisplayNameMax is the most characters of a display name recorded.
+const DisplayNameMax = 128
+
 // DisplayName returns the name recorded in createdBy, lastModifiedBy and
-// history: the name claim, else the user ID.
+// history: the name claim, else the user ID, cut to DisplayNameMax
+// characters.
 func (c Caller) DisplayName() string {
-	if c.Name != "" {
-		return c.Name
+	name := c.Name
+	if name == "" {
+		name = c.UserID
 	}
-	return c.UserID
+	if utf8.RuneCountInString(name) > DisplayNameMax {
+		name = string([]rune(name)[:DisplayNameMax])
+	}
+	return name
 }
 
 // CanWrite reports whether the caller may change credentials.

@@ -63,10 +63,12 @@ type Health struct {
 // A HistoryEntry records one change a person made to a credential. Fields
 // names what changed, never a value.
 type HistoryEntry struct {
-	At     time.Time `json:"at"`
-	By     string    `json:"by"`
-	Action string    `json:"action"`
-	Fields []string  `json:"fields"`
+	At time.Time `json:"at"`
+	// By is the display name of who made the change, ByID their user ID.
+	By     string   `json:"by"`
+	ByID   string   `json:"byId"`
+	Action string   `json:"action"`
+	Fields []string `json:"fields"`
 }
 
 // An Organization summarizes one of the caller's organizations.

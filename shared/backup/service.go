@@ -48,8 +48,11 @@ type Store interface {
 	// credential nor overwriting a newer result, and returns the credential.
 	// It returns ENotFound.
 	RecordHealth(ctx context.Context, id string, h Health) (*Credential, error)
-	// History returns a credential's history, oldest first, or ENotFound.
-	History(ctx context.Context, id string, orgs []string) ([]HistoryEntry, error)
+	// History returns up to limit entries of a credential's history, newest
+	// first, from after (a position it returned, "" for the newest), and the
+	// position of the next page ("" on the last). It returns ENotFound, or
+	// EInvalid for a position it did not make.
+	History(ctx context.Context, id string, orgs []string, limit int, after string) ([]HistoryEntry, string, error)
 	// Organizations summarizes the given organizations, in their order.
 	Organizations(ctx context.Context, orgs []string) ([]Organization, error)
 	// ClaimIdempotencyKey claims scope for a create with the body hash. It
@@ -115,7 +118,7 @@ func (s *Service) entry(c Caller, action string, fields ...string) HistoryEntry 
 	if fields == nil {
 		fields = []string{}
 	}
-	return HistoryEntry{At: s.now(), By: c.DisplayName(), Action: action, Fields: fields}
+	return HistoryEntry{At: s.now(), By: c.DisplayName(), ByID: c.UserID, Action: action, Fields: fields}
 }
 
 // notFound is the answer for any ID the caller cannot see.
@@ -592,28 +595,22 @@ func (s *Service) History(ctx context.Context, caller Caller, id string, limit i
 			Fields: []FieldError{{Field: "limit", Message: fmt.Sprintf("must be between 1 and %d", LimitMax)}}}
 	}
 	bind := []string{"history", caller.UserID, id}
-	start := 0
+	after := ""
 	if cursor != "" {
 		p, err := DecodeCursor(cursor, bind...)
 		if err != nil {
 			return nil, "", err
 		}
-		if _, err := fmt.Sscanf(p.Key, "%d", &start); err != nil || start < 0 {
-			return nil, "", Errorf(EInvalid, "The cursor is not valid for this query.")
-		}
+		after = p.Key
 	}
-	all, err := s.Store.History(ctx, id, caller.Organizations)
+	entries, next, err := s.Store.History(ctx, id, caller.Organizations, limit, after)
 	if err != nil {
 		return nil, "", err
 	}
-	slices.Reverse(all)
-	start = min(start, len(all))
-	end := min(start+limit, len(all))
-	next := ""
-	if end < len(all) {
-		next = EncodeCursor(Position{Key: fmt.Sprint(end)}, bind...)
+	if next != "" {
+		next = EncodeCursor(Position{Key: next}, bind...)
 	}
-	return all[start:end], next, nil
+	return entries, next, nil
 }
 
 // Organizations summarizes the caller's organizations.

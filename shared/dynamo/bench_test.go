@@ -7,31 +7,31 @@ import (
 	"github.com/acme/backup-credentials/shared/backup"
 )
 
-func sample() (*backup.Credential, backup.HistoryEntry) {
+func sample() *backup.Credential {
 	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	c := &backup.Credential{ID: "bc_01JD8X0000000000000000000X", OrganizationID: "org-1", Name: "prod-backups",
 		AccessKeyID: "AKIAIOSFODNN7EXAMPLE", Endpoint: "https://s3.eu-central-1.amazonaws.com", Region: "eu-central-1",
 		Projects:  []backup.Project{{ID: "p-1", Name: "shop"}, {ID: "p-2", Name: "blog"}},
 		Health:    backup.Health{Status: backup.HealthHealthy, CheckedAt: &now, Message: "ok"},
 		CreatedAt: now, CreatedBy: "Jane", LastModified: now, LastModifiedBy: "Jane", Version: 3, SecretVersion: "v1"}
-	return c, backup.HistoryEntry{At: now, By: "Jane", Action: backup.ActionCreated, Fields: []string{"s3Name"}}
+	return c
 }
 
 // BenchmarkCredentialItem marshals a credential into its item, as every
 // create does.
 func BenchmarkCredentialItem(b *testing.B) {
-	c, e := sample()
+	c := sample()
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = credentialItem(c, e)
+		_ = credentialItem(c)
 	}
 }
 
 // BenchmarkCredentialFrom reads a credential from its item, as every read
 // does for every item.
 func BenchmarkCredentialFrom(b *testing.B) {
-	c, e := sample()
-	it := credentialItem(c, e)
+	c := sample()
+	it := credentialItem(c)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := credentialFrom(it); err != nil {
@@ -41,8 +41,8 @@ func BenchmarkCredentialFrom(b *testing.B) {
 }
 
 func TestItemRoundTrip(t *testing.T) {
-	c, e := sample()
-	got, err := credentialFrom(credentialItem(c, e))
+	c := sample()
+	got, err := credentialFrom(credentialItem(c))
 	if err != nil {
 		t.Fatal(err)
 	}

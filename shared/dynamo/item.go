@@ -63,24 +63,8 @@ func healthItem(h backup.Health) types.AttributeValue {
 	return &types.AttributeValueMemberM{Value: m}
 }
 
-func historyItem(e backup.HistoryEntry) types.AttributeValue {
-	m := item{"at": s(timeString(e.At)), "by": s(e.By), "action": s(e.Action)}
-	if len(e.Fields) > 0 { // never an empty list, for the same reason as projectsSentinel
-		fields := make([]types.AttributeValue, len(e.Fields))
-		for i, f := range e.Fields {
-			fields[i] = s(f)
-		}
-		m["fields"] = &types.AttributeValueMemberL{Value: fields}
-	}
-	return &types.AttributeValueMemberM{Value: m}
-}
-
-func list(v ...types.AttributeValue) types.AttributeValue {
-	return &types.AttributeValueMemberL{Value: v}
-}
-
 // credentialItem is the whole item of a new credential.
-func credentialItem(c *backup.Credential, e backup.HistoryEntry) item {
+func credentialItem(c *backup.Credential) item {
 	projects := item{projectsSentinel: s("")}
 	for _, p := range c.Projects {
 		projects[p.ID] = s(p.Name)
@@ -98,7 +82,6 @@ func credentialItem(c *backup.Credential, e backup.HistoryEntry) item {
 	it["createdAt"] = s(timeString(c.CreatedAt))
 	it["createdBy"] = s(c.CreatedBy)
 	it[attrGSI1PK] = s("ORG#" + c.OrganizationID)
-	it["history"] = list(historyItem(e))
 	return it
 }
 
@@ -208,33 +191,4 @@ func credentialFrom(it item) (*backup.Credential, error) {
 		return nil, fmt.Errorf("read credential %s: %w", c.ID, err)
 	}
 	return c, nil
-}
-
-// historyFrom reads the history list of a credential item.
-func historyFrom(it item) ([]backup.HistoryEntry, error) {
-	l, _ := it["history"].(*types.AttributeValueMemberL)
-	if l == nil {
-		return []backup.HistoryEntry{}, nil
-	}
-	out := make([]backup.HistoryEntry, 0, len(l.Value))
-	for _, v := range l.Value {
-		m, _ := v.(*types.AttributeValueMemberM)
-		if m == nil {
-			continue
-		}
-		at, err := getTime(m.Value, "at")
-		if err != nil {
-			return nil, fmt.Errorf("read history: %w", err)
-		}
-		e := backup.HistoryEntry{At: at, By: getS(m.Value, "by"), Action: getS(m.Value, "action"), Fields: []string{}}
-		if fl, ok := m.Value["fields"].(*types.AttributeValueMemberL); ok {
-			for _, f := range fl.Value {
-				if fs, ok := f.(*types.AttributeValueMemberS); ok {
-					e.Fields = append(e.Fields, fs.Value)
-				}
-			}
-		}
-		out = append(out, e)
-	}
-	return out, nil
 }

@@ -46,11 +46,11 @@ func (p *pagedQuery) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func
 // TestListGoesOnPastPagesWithoutMatches pages through an organization whose
 // DynamoDB pages hold no match, which must neither stop the list nor loop.
 func TestListGoesOnPastPagesWithoutMatches(t *testing.T) {
-	c, e := sample()
+	c := sample()
 	var items []item
 	for i, name := range []string{"a1", "a2", "a3", "a4", "a5", "m1", "a6", "m2"} {
 		c.ID, c.Name = fmt.Sprintf("bc_%026d", i), name
-		items = append(items, credentialItem(c, e))
+		items = append(items, credentialItem(c))
 	}
 	api := &pagedQuery{items: items}
 	st := New(api, "t")
@@ -70,14 +70,14 @@ func TestListGoesOnPastPagesWithoutMatches(t *testing.T) {
 // ListPages DynamoDB pages per request and answers a cursor to go on from;
 // following the cursors finds every match once.
 func TestListReadsBoundedPages(t *testing.T) {
-	c, e := sample()
+	c := sample()
 	var items []item
 	for i := range 20 {
 		c.ID, c.Name = fmt.Sprintf("bc_%026d", i), fmt.Sprintf("a%02d", i)
 		if i == 3 || i == 17 {
 			c.Name = fmt.Sprintf("m%02d", i)
 		}
-		items = append(items, credentialItem(c, e))
+		items = append(items, credentialItem(c))
 	}
 	api := &pagedQuery{items: items}
 	st := New(api, "t")

@@ -152,7 +152,7 @@ func (st *Store) CreateCredential(ctx context.Context, c *backup.Credential, e b
 	nameItem := nameKey(c.OrganizationID, backup.NameKey(c.Name))
 	nameItem["credentialId"] = s(c.ID)
 	err := st.transact(ctx,
-		types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: credentialItem(c, e),
+		types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: credentialItem(c),
 			ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 		types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: nameItem,
 			ConditionExpression: aws.String("attribute_not_exists(PK)")}},
@@ -160,6 +160,7 @@ func (st *Store) CreateCredential(ctx context.Context, c *backup.Credential, e b
 			UpdateExpression:          aws.String("ADD #credentialCount :one"),
 			ExpressionAttributeNames:  exprNames([]string{"#credentialCount"}, nil),
 			ExpressionAttributeValues: item{":one": n(1)}}},
+		st.historyPut(c.ID, c.OrganizationID, e),
 	)
 	// The credential's ID is new and the organization's update has no
 	// condition, so a failed condition is the name's.
@@ -244,14 +245,14 @@ func orgCondition(orgs []string, values item) string {
 }
 
 // changeExpr is the part of every person's change the credential records:
-// version, who and when, and the history entry.
-const changeExpr = "#version = #version + :one, #lastModified = :at, #lastModifiedBy = :by, #history = list_append(#history, :entry)"
+// version, who and when. Its history entry is an item of its own, put by
+// the same transaction (historyPut).
+const changeExpr = "#version = #version + :one, #lastModified = :at, #lastModifiedBy = :by"
 
 func changeValues(e backup.HistoryEntry, values item) item {
 	values[":one"] = n(1)
 	values[":at"] = s(timeString(e.At))
 	values[":by"] = s(e.By)
-	values[":entry"] = list(historyItem(e))
 	return values
 }
 
@@ -262,39 +263,35 @@ func changed(c *backup.Credential, e backup.HistoryEntry) *backup.Credential {
 	return c
 }
 
-// SetLocked flips isLocked in one conditional update.
+// SetLocked flips isLocked in one transaction with its history entry,
+// conditioned on the version read.
 func (st *Store) SetLocked(ctx context.Context, id string, orgs []string, locked bool, e backup.HistoryEntry) (*backup.Credential, error) {
-	values := changeValues(e, item{":locked": b(locked), ":was": b(!locked)})
-	cond := "attribute_exists(PK) AND " + orgCondition(orgs, values) + " AND #isLocked = :was"
-	update := "SET #isLocked = :locked, " + changeExpr
-	out, err := st.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: st.table, Key: credKey(id),
-		UpdateExpression: aws.String(update), ConditionExpression: aws.String(cond),
-		ExpressionAttributeNames:            exprNames([]string{update, cond}, nil),
-		ExpressionAttributeValues:           values,
-		ReturnValues:                        types.ReturnValueAllNew,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	var result *backup.Credential
+	err := st.optimistic(ctx, "lock "+id, func() error {
+		c, err := st.GetCredential(ctx, id, orgs)
+		switch {
+		case err != nil:
+			return err
+		case c.IsLocked && locked:
+			return backup.Errorf(backup.EAlreadyLocked, "The credential is locked already.")
+		case !c.IsLocked && !locked:
+			return backup.Errorf(backup.EAlreadyUnlocked, "The credential is not locked.")
+		}
+		values := changeValues(e, item{":locked": b(locked), ":v": n(c.Version)})
+		update := "SET #isLocked = :locked, " + changeExpr
+		if err := st.transact(ctx,
+			types.TransactWriteItem{Update: &types.Update{TableName: st.table, Key: credKey(id),
+				UpdateExpression: aws.String(update), ConditionExpression: aws.String("#version = :v"),
+				ExpressionAttributeNames: exprNames([]string{update, "#version"}, nil), ExpressionAttributeValues: values}},
+			st.historyPut(id, c.OrganizationID, e),
+		); err != nil {
+			return err
+		}
+		c.IsLocked = locked
+		result = changed(c, e)
+		return nil
 	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		old := ccf.Item
-		if old == nil {
-			if old, err = st.getItem(ctx, credKey(id), projection); err != nil {
-				return nil, failed("lock "+id, err)
-			}
-		}
-		if _, err := visible(old, id, orgs); err != nil {
-			return nil, err
-		}
-		if locked {
-			return nil, backup.Errorf(backup.EAlreadyLocked, "The credential is locked already.")
-		}
-		return nil, backup.Errorf(backup.EAlreadyUnlocked, "The credential is not locked.")
-	}
-	if err != nil {
-		return nil, failed("lock "+id, err)
-	}
-	return credentialFrom(out.Attributes)
+	return result, err
 }
 
 // readWith reads a credential and, in the same call, the item keyed by
@@ -380,14 +377,16 @@ func (st *Store) MakeDefault(ctx context.Context, id string, orgs []string, e ba
 				UpdateExpression: aws.String("SET #defaultCredentialId = :id"), ConditionExpression: aws.String(orgCond),
 				ExpressionAttributeNames:  exprNames([]string{"#defaultCredentialId"}, nil),
 				ExpressionAttributeValues: orgValues}},
+			st.historyPut(id, c.OrganizationID, e),
 		}
 		if prev != "" && prev != id {
-			pe := backup.HistoryEntry{At: e.At, By: e.By, Action: backup.ActionUpdated, Fields: []string{"isDefault"}}
+			pe := backup.HistoryEntry{At: e.At, By: e.By, ByID: e.ByID, Action: backup.ActionUpdated, Fields: []string{"isDefault"}}
 			pv := changeValues(pe, item{":false": b(false)})
 			prevUpdate := "SET #isDefault = :false, " + changeExpr
 			items = append(items, types.TransactWriteItem{Update: &types.Update{TableName: st.table, Key: credKey(prev),
 				UpdateExpression: aws.String(prevUpdate), ConditionExpression: aws.String("attribute_exists(PK)"),
-				ExpressionAttributeNames: exprNames([]string{prevUpdate}, nil), ExpressionAttributeValues: pv}})
+				ExpressionAttributeNames: exprNames([]string{prevUpdate}, nil), ExpressionAttributeValues: pv}},
+				st.historyPut(prev, c.OrganizationID, pe))
 		}
 		if err := st.transact(ctx, items...); err != nil {
 			return err
@@ -446,10 +445,12 @@ func (st *Store) AssociateProject(ctx context.Context, id string, orgs []string,
 				ExpressionAttributeNames: exprNames([]string{update, "#version"}, extra), ExpressionAttributeValues: values}},
 			{Put: &types.Put{TableName: st.table, Item: pi, ConditionExpression: aws.String(projCond),
 				ExpressionAttributeNames: exprNames([]string{projCond}, nil), ExpressionAttributeValues: nilIfEmpty(projValues)}},
+			st.historyPut(id, c.OrganizationID, e),
 		}
 		if prev != "" && prev != id {
-			pe := backup.HistoryEntry{At: e.At, By: e.By, Action: backup.ActionProjectDissociated, Fields: []string{"projects"}}
-			items = append(items, st.removeProject(prev, p.ID, pe, "attribute_exists(#projects.#pid)", item{}))
+			pe := backup.HistoryEntry{At: e.At, By: e.By, ByID: e.ByID, Action: backup.ActionProjectDissociated, Fields: []string{"projects"}}
+			items = append(items, st.removeProject(prev, p.ID, pe, "attribute_exists(#projects.#pid)", item{}),
+				st.historyPut(prev, c.OrganizationID, pe))
 		}
 		if err := st.transact(ctx, items...); err != nil {
 			return err
@@ -505,6 +506,7 @@ func (st *Store) DissociateProject(ctx context.Context, id string, orgs []string
 				ConditionExpression:       aws.String("#credentialId = :id"),
 				ExpressionAttributeNames:  exprNames([]string{"#credentialId"}, nil),
 				ExpressionAttributeValues: item{":id": s(id)}}},
+			st.historyPut(id, c.OrganizationID, e),
 		)
 	})
 }
@@ -512,18 +514,19 @@ func (st *Store) DissociateProject(ctx context.Context, id string, orgs []string
 // UpdateCredential replaces a credential's mutable attributes, moving its
 // name claim when the name changes, in one transaction.
 func (st *Store) UpdateCredential(ctx context.Context, old, c *backup.Credential, e backup.HistoryEntry) error {
-	values := item{":v": n(old.Version), ":false": b(false), ":entry": list(historyItem(e))}
+	values := item{":v": n(old.Version), ":false": b(false)}
 	var sets []string
 	for k, v := range mutableAttrs(c) {
 		sets = append(sets, "#"+k+" = :"+k)
 		values[":"+k] = v
 	}
 	slices.Sort(sets)
-	update := "SET " + strings.Join(sets, ", ") + ", #history = list_append(#history, :entry)"
+	update := "SET " + strings.Join(sets, ", ")
 	cond := "attribute_exists(PK) AND #version = :v AND #isLocked = :false"
 	items := []types.TransactWriteItem{{Update: &types.Update{TableName: st.table, Key: credKey(c.ID),
 		UpdateExpression: aws.String(update), ConditionExpression: aws.String(cond),
-		ExpressionAttributeNames: exprNames([]string{update, cond}, nil), ExpressionAttributeValues: values}}}
+		ExpressionAttributeNames: exprNames([]string{update, cond}, nil), ExpressionAttributeValues: values}},
+		st.historyPut(c.ID, c.OrganizationID, e)}
 	oldKey, newKey := backup.NameKey(old.Name), backup.NameKey(c.Name)
 	if oldKey != newKey {
 		ni := nameKey(c.OrganizationID, newKey)
@@ -642,18 +645,6 @@ func (st *Store) RecordHealth(ctx context.Context, id string, h backup.Health) (
 		return nil, failed("record health of "+id, err)
 	}
 	return credentialFrom(out.Attributes)
-}
-
-// History returns a credential's history, oldest first.
-func (st *Store) History(ctx context.Context, id string, orgs []string) ([]backup.HistoryEntry, error) {
-	it, err := st.getItem(ctx, credKey(id), "#organizationId, #history")
-	if err != nil {
-		return nil, failed("history of "+id, err)
-	}
-	if it == nil || !slices.Contains(orgs, getS(it, "organizationId")) {
-		return nil, notFound(id)
-	}
-	return historyFrom(it)
 }
 
 // ListCredentials queries the byOrg index once per organization it visits.

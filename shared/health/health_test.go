@@ -198,7 +198,7 @@ func TestRunRecordsAndAnnounces(t *testing.T) {
 		if got.Version != 1 || !got.LastModified.Equal(tt.c.LastModified) {
 			t.Errorf("%s: a health check changed version or lastModified", tt.c.Name)
 		}
-		h, _ := w.store.History(ctx, tt.c.ID, []string{"org-1"})
+		h, _, _ := w.store.History(ctx, tt.c.ID, []string{"org-1"}, 10, "")
 		if len(h) != 1 {
 			t.Errorf("%s: a health check wrote history %v", tt.c.Name, h)
 		}

@@ -190,19 +190,25 @@ func (f *fakeChecker) Check(_ context.Context, k backup.Keys) (backup.CheckResul
 type caller struct {
 	sub, role string
 	orgs      []string
+	// name is the display name claim; "Name of <sub>" when empty.
+	name string
 }
 
 var (
-	partner = caller{"u-partner", "partner", []string{"org-1", "org-2"}}
-	manager = caller{"u-manager", "manager", []string{"org-1"}}
-	reader  = caller{"u-reader", "user", []string{"org-1"}}
-	other   = caller{"u-other", "partner", []string{"org-9"}}
+	partner = caller{"u-partner", "partner", []string{"org-1", "org-2"}, ""}
+	manager = caller{"u-manager", "manager", []string{"org-1"}, ""}
+	reader  = caller{"u-reader", "user", []string{"org-1"}, ""}
+	other   = caller{"u-other", "partner", []string{"org-9"}, ""}
 	// otherReader reads org-9 only.
-	otherReader = caller{"u-other-reader", "user", []string{"org-9"}}
+	otherReader = caller{"u-other-reader", "user", []string{"org-9"}, ""}
 )
 
 func (c caller) token(t *testing.T) string {
-	tok, err := localauth.Token([]byte(jwtSecret), c.sub, "Name of "+c.sub, c.role, c.orgs, time.Hour)
+	name := c.name
+	if name == "" {
+		name = "Name of " + c.sub
+	}
+	tok, err := localauth.Token([]byte(jwtSecret), c.sub, name, c.role, c.orgs, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

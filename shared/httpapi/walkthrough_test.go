@@ -60,8 +60,10 @@ func TestWalkthrough(t *testing.T) {
 			t.Errorf("made default = %v", got)
 		}
 
+		// A history entry is an item of its own, written by the change's
+		// transaction: lock reads, then writes both.
 		r = e.must(200, partner, "POST", "/v1/backup-credentials/"+id+"/lock", nil)
-		e.calls_(map[string]int{update: 1})
+		e.calls_(map[string]int{get: 1, transact: 1})
 		if got := r.json(t); got["isLocked"] != true || got["version"] != 3.0 {
 			t.Errorf("locked = %v", got)
 		}
@@ -73,7 +75,15 @@ func TestWalkthrough(t *testing.T) {
 		e.calls.Take()
 
 		e.must(200, partner, "POST", "/v1/backup-credentials/"+id+"/unlock", nil)
-		e.calls_(map[string]int{update: 1})
+		e.calls_(map[string]int{get: 1, transact: 1})
+
+		// One Query reads the credential (visibility) and the newest entries.
+		r = e.must(200, partner, "GET", "/v1/backup-credentials/"+id+"/history?limit=2", nil)
+		e.calls_(map[string]int{query: 1})
+		if h := r.json(t); len(h["data"].([]any)) != 2 || h["nextCursor"] == nil ||
+			h["data"].([]any)[0].(map[string]any)["action"] != "unlocked" || h["data"].([]any)[0].(map[string]any)["byId"] != "u-partner" {
+			t.Errorf("history = %v", h)
+		}
 
 		r = e.must(200, partner, "PUT", "/v1/backup-credentials/"+id+"/projects/p-1", map[string]any{"name": "shop"})
 		e.calls_(map[string]int{batch: 1, transact: 1})

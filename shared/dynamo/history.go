@@ -1,0 +1,191 @@
+package dynamo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/acme/backup-credentials/shared/backup"
+)
+
+// A credential's history is one item per change, beside the credential item
+// in its partition (PK CRED#<id>), written by the transaction of the change
+// it records. Sort keys count down from the newest, so a Query of the
+// partition reads the credential ("CRED") first and then the newest
+// entries: one call answers a page and proves the credential visible. The
+// credential item stays the same size however long its history grows.
+//
+// Items written before history moved out of the credential item keep their
+// entries in its "history" list; History reads them after the items.
+
+const histPrefix = "HIST#"
+
+// histSK returns the sort key of an entry written at t: the nanoseconds left
+// until the end of time, so newer sorts first, and random bits, so two
+// entries never collide.
+func histSK(t time.Time) string {
+	var r [4]byte
+	_, _ = rand.Read(r[:])
+	return fmt.Sprintf("%s%019d#%s", histPrefix, math.MaxInt64-t.UnixNano(), hex.EncodeToString(r[:]))
+}
+
+// historyPut is the write of one history entry, for the transaction of the
+// change it records.
+func (st *Store) historyPut(id, org string, e backup.HistoryEntry) types.TransactWriteItem {
+	it := key("CRED#"+id, histSK(time.Now()))
+	it["organizationId"] = s(org)
+	it["at"] = s(timeString(e.At))
+	it["by"] = s(e.By)
+	it["byId"] = s(e.ByID)
+	it["action"] = s(e.Action)
+	fields := make([]types.AttributeValue, len(e.Fields))
+	for i, f := range e.Fields {
+		fields[i] = s(f)
+	}
+	it["fields"] = &types.AttributeValueMemberL{Value: fields}
+	return types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: it,
+		ConditionExpression: aws.String("attribute_not_exists(PK)")}}
+}
+
+// entryFrom reads one history entry, an item or a legacy list element.
+func entryFrom(m item) (backup.HistoryEntry, error) {
+	at, err := getTime(m, "at")
+	if err != nil {
+		return backup.HistoryEntry{}, fmt.Errorf("read history: %w", err)
+	}
+	e := backup.HistoryEntry{At: at, By: getS(m, "by"), ByID: getS(m, "byId"), Action: getS(m, "action"), Fields: []string{}}
+	if fl, ok := m["fields"].(*types.AttributeValueMemberL); ok {
+		for _, f := range fl.Value {
+			if fs, ok := f.(*types.AttributeValueMemberS); ok {
+				e.Fields = append(e.Fields, fs.Value)
+			}
+		}
+	}
+	return e, nil
+}
+
+// legacyHistory reads the history list of an item written before history
+// moved out, newest first.
+func legacyHistory(it item) ([]backup.HistoryEntry, error) {
+	l, _ := it["history"].(*types.AttributeValueMemberL)
+	if l == nil {
+		return nil, nil
+	}
+	out := make([]backup.HistoryEntry, 0, len(l.Value))
+	for i := len(l.Value) - 1; i >= 0; i-- {
+		m, _ := l.Value[i].(*types.AttributeValueMemberM)
+		if m == nil {
+			continue
+		}
+		e, err := entryFrom(m.Value)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// History returns a page of a credential's history, newest first. A
+// position is "H" and the sort key of the last entry item returned, or "L"
+// and the index in the legacy list to go on from.
+func (st *Store) History(ctx context.Context, id string, orgs []string, limit int, after string) ([]backup.HistoryEntry, string, error) {
+	notVisible := func(org string) bool { return !slices.Contains(orgs, org) }
+	var (
+		entries []backup.HistoryEntry
+		legacy  item // the credential item, when its legacy list is needed
+		from    = 0  // index in the legacy list
+	)
+	switch {
+	case after == "" || after[0] == 'H':
+		cond, values := "PK = :pk", item{":pk": s("CRED#" + id)}
+		if after != "" {
+			if !strings.HasPrefix(after[1:], histPrefix) {
+				return nil, "", badPosition()
+			}
+			cond += " AND SK > :after"
+			values[":after"] = s(after[1:])
+		}
+		// First page: the credential, then limit+1 entries to know if more
+		// follow. The credential's projection leaves projects behind.
+		want := int32(limit + 1)
+		if after == "" {
+			want++
+		}
+		out, err := st.api.Query(ctx, &dynamodb.QueryInput{TableName: st.table, KeyConditionExpression: aws.String(cond),
+			ExpressionAttributeValues: values, Limit: aws.Int32(want), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return nil, "", failed("history of "+id, err)
+		}
+		items := out.Items
+		if after == "" {
+			if len(items) == 0 || getS(items[0], attrSK) != "CRED" || notVisible(getS(items[0], "organizationId")) {
+				return nil, "", notFound(id)
+			}
+			legacy, items = items[0], items[1:]
+		}
+		for i, it := range items {
+			if notVisible(getS(it, "organizationId")) {
+				return nil, "", notFound(id)
+			}
+			if i == limit {
+				return entries, "H" + getS(items[i-1], attrSK), nil
+			}
+			e, err := entryFrom(it)
+			if err != nil {
+				return nil, "", err
+			}
+			entries = append(entries, e)
+		}
+		if len(entries) == limit && out.LastEvaluatedKey != nil {
+			return entries, "H" + getS(items[len(items)-1], attrSK), nil
+		}
+	case after[0] == 'L':
+		n, err := strconv.Atoi(after[1:])
+		if err != nil || n < 0 {
+			return nil, "", badPosition()
+		}
+		from = n
+	default:
+		return nil, "", badPosition()
+	}
+	// The entry items are done: go on with the legacy list, if any.
+	if legacy == nil {
+		it, err := st.getItem(ctx, credKey(id), "#organizationId, #history")
+		if err != nil {
+			return nil, "", failed("history of "+id, err)
+		}
+		if it == nil || notVisible(getS(it, "organizationId")) {
+			return nil, "", notFound(id)
+		}
+		legacy = it
+	}
+	old, err := legacyHistory(legacy)
+	if err != nil {
+		return nil, "", err
+	}
+	from = min(from, len(old))
+	take := min(limit-len(entries), len(old)-from)
+	entries = append(entries, old[from:from+take]...)
+	if from+take < len(old) {
+		return entries, "L" + strconv.Itoa(from+take), nil
+	}
+	if entries == nil {
+		entries = []backup.HistoryEntry{}
+	}
+	return entries, "", nil
+}
+
+func badPosition() error {
+	return backup.Errorf(backup.EInvalid, "The cursor is not valid for this query.")
+}
