@@ -67,8 +67,8 @@ func TestLegacyHistoryReads(t *testing.T) {
 			}
 		}
 		if _, err := e.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.table),
-			Key:                       map[string]types.AttributeValue{"PK": sv("CRED#" + id), "SK": sv("CRED")},
-			UpdateExpression:          aws.String("SET history = :h"),
+			Key:              map[string]types.AttributeValue{"PK": sv("CRED#" + id), "SK": sv("CRED")},
+			UpdateExpression: aws.String("SET history = :h"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":h": &types.AttributeValueMemberL{Value: []types.AttributeValue{
 				entry("2026-01-01T00:00:00Z", "created"), entry("2026-01-02T00:00:00Z", "locked"), entry("2026-01-03T00:00:00Z", "unlocked")}}},
 		}); err != nil {
@@ -133,7 +133,9 @@ func TestTenThousandChanges(t *testing.T) {
 	t.Logf("seeded 9,996 history items in %s", time.Since(start).Round(time.Millisecond))
 	path := "/v1/backup-credentials/" + id
 	step := time.Now()
-	defer func() { t.Logf("the changes and reads after seeding took %s", time.Since(step).Round(time.Millisecond)) }()
+	defer func() {
+		t.Logf("the changes and reads after seeding took %s", time.Since(step).Round(time.Millisecond))
+	}()
 	e.must(200, long, "POST", path+"/unlock", nil)
 	e.must(200, long, "PATCH", path, map[string]any{"s3AccessKeyId": "AKIAROTATED", "s3SecretKey": newSecret()})
 	e.must(200, long, "POST", path+"/make-default", nil)
