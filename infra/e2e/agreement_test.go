@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/httpapi"
 )
 
@@ -351,5 +352,42 @@ func TestWhoReadsSecrets(t *testing.T) {
 		if !documented[fn] {
 			t.Errorf("docs/security.md does not list %s", fn)
 		}
+	}
+}
+
+// TestIndexProjectsWhatListShows: the list index of the template projects
+// exactly the attributes the code reads and searches (a missing one would
+// fail every list in AWS, which checks projections as the emulators do
+// not), and never the secret's version.
+func TestIndexProjectsWhatListShows(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Resources struct {
+			Table struct {
+				Properties struct {
+					GlobalSecondaryIndexes []struct {
+						IndexName  string `yaml:"IndexName"`
+						Projection struct {
+							ProjectionType   string   `yaml:"ProjectionType"`
+							NonKeyAttributes []string `yaml:"NonKeyAttributes"`
+						} `yaml:"Projection"`
+					} `yaml:"GlobalSecondaryIndexes"`
+				} `yaml:"Properties"`
+			} `yaml:"Table"`
+		} `yaml:"Resources"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	idx := doc.Resources.Table.Properties.GlobalSecondaryIndexes
+	if len(idx) != 1 || idx[0].Projection.ProjectionType != "INCLUDE" {
+		t.Fatalf("indexes = %+v, want one INCLUDE index", idx)
+	}
+	got, want := slices.Sorted(slices.Values(idx[0].Projection.NonKeyAttributes)), slices.Sorted(slices.Values(dynamo.ListAttributes))
+	if !slices.Equal(got, want) || slices.Contains(got, "secretVersion") {
+		t.Errorf("template projects %v; the code reads %v", got, want)
 	}
 }

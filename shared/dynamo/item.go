@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,7 +20,7 @@ const (
 	attrGSI1PK    = "gsi1pk"
 	attrGSI1SK    = "gsi1sk"
 	attrExpiresAt = "expiresAt"
-	indexByOrg    = "byOrg"
+	indexByOrg    = "byOrgList"
 	sortSep       = "\x01"
 	// projectsSentinel keeps the projects map from ever being empty: the
 	// in-process emulator's transaction rollback turns empty maps and lists
@@ -109,8 +110,16 @@ func mutableAttrs(c *backup.Credential) item {
 	return it
 }
 
-// credentialProjection names every attribute a credential is read from; the
-// history stays behind.
+// ListAttributes are the attributes the index a list reads projects besides
+// its keys: what a list answer shows, and what search matches (template.yaml
+// declares the same).
+var ListAttributes = []string{"id", "organizationId", "s3Name", "s3AccessKeyId", "s3Endpoint", "s3Region", "s3CaCertificate",
+	"isDefault", "isLocked", "projects", "health", "createdAt", "createdBy", "lastModified", "lastModifiedBy", "version", "searchText"}
+
+// listProjection names what a list reads of each credential.
+var listProjection = "#" + strings.Join(slices.DeleteFunc(slices.Clone(ListAttributes), func(a string) bool { return a == "searchText" }), ", #")
+
+// credentialProjection names every attribute a credential is read from.
 const credentialProjection = "id, organizationId, s3Name, s3AccessKeyId, s3Endpoint, s3Region, s3CaCertificate, " +
 	"isDefault, isLocked, projects, health, createdAt, createdBy, lastModified, lastModifiedBy, version, secretVersion"
 

@@ -665,7 +665,7 @@ func (st *Store) ListCredentials(ctx context.Context, q backup.ListQuery) (*back
 			queries++
 			want := q.Limit - len(page.Items)
 			in := &dynamodb.QueryInput{TableName: st.table, IndexName: aws.String(indexByOrg),
-				ProjectionExpression:      aws.String(projection + ", #" + attrGSI1SK),
+				ProjectionExpression:      aws.String(listProjection + ", #" + attrGSI1SK),
 				ExpressionAttributeValues: item{":pk": s("ORG#" + org)}}
 			cond := "#" + attrGSI1PK + " = :pk"
 			if after != "" {
@@ -673,7 +673,7 @@ func (st *Store) ListCredentials(ctx context.Context, q backup.ListQuery) (*back
 				in.ExpressionAttributeValues[":after"] = s(after)
 			}
 			in.KeyConditionExpression = aws.String(cond)
-			exprs := []string{projection, "#" + attrGSI1SK, cond}
+			exprs := []string{listProjection, "#" + attrGSI1SK, cond}
 			if q.Search != "" {
 				in.FilterExpression = aws.String("contains(#searchText, :q)")
 				in.ExpressionAttributeValues[":q"] = s(q.Search)

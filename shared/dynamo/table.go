@@ -38,7 +38,7 @@ func CreateTable(ctx context.Context, api TableCreator, table string) error {
 				{AttributeName: aws.String(attrGSI1PK), KeyType: types.KeyTypeHash},
 				{AttributeName: aws.String(attrGSI1SK), KeyType: types.KeyTypeRange},
 			},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: ListAttributes},
 		}},
 	})
 	var exists *types.ResourceInUseException
