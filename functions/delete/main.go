@@ -18,7 +18,7 @@ func main() {
 		log.Fatal(err)
 	}
 	store := dynamo.FromConfig(cfg.AWS, cfg.Endpoint("DYNAMODB"), cfg.Table)
-	app.ServeLambda(cfg, &backup.Service{Store: store,
-		Secrets: secrets.FromConfig(cfg.AWS, cfg.Endpoint("SECRETS_MANAGER"), cfg.SecretPrefix, cfg.KMSKeyID),
-	}, "delete")
+	vault := secrets.FromConfig(cfg.AWS, cfg.Endpoint("SECRETS_MANAGER"), cfg.SecretPrefix, cfg.KMSKeyID)
+	vault.RecoveryDays = cfg.SecretRecoveryDays
+	app.ServeLambda(cfg, &backup.Service{Store: store, Secrets: vault}, "delete")
 }

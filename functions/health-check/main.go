@@ -28,6 +28,7 @@ func main() {
 	app.JSONLogs(os.Stdout)
 	store := dynamo.FromConfig(cfg.AWS, cfg.Endpoint("DYNAMODB"), cfg.Table)
 	vault := secrets.FromConfig(cfg.AWS, cfg.Endpoint("SECRETS_MANAGER"), cfg.SecretPrefix, cfg.KMSKeyID)
+	vault.RecoveryDays = cfg.SecretRecoveryDays
 	runner := &health.Runner{
 		Store: store, Secrets: vault,
 		Service:     &backup.Service{Store: store, Secrets: vault, Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS"))},

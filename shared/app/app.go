@@ -32,6 +32,8 @@ type Config struct {
 	CheckTimeout   time.Duration
 	Claims         httpapi.ClaimNames
 	IdempotencyTTL time.Duration
+	// SecretRecoveryDays is the recovery window of a deleted secret.
+	SecretRecoveryDays int
 	// Health check: the event bus for changes, checks in flight in all and
 	// per endpoint host.
 	EventBus                      string
@@ -99,13 +101,16 @@ func Load(lookup func(string) (string, bool), allowDefault string) (Config, erro
 		name, def string
 		dst       *int
 	}{{"IDEMPOTENCY_TTL_HOURS", "24", new(int)}, {"HEALTH_CONCURRENCY", "32", &cfg.HealthConcurrency},
-		{"HEALTH_CONCURRENCY_PER_HOST", "8", &cfg.HealthHost}}
+		{"HEALTH_CONCURRENCY_PER_HOST", "8", &cfg.HealthHost}, {"SECRET_RECOVERY_DAYS", "7", &cfg.SecretRecoveryDays}}
 	for _, i := range ints {
 		if *i.dst, err = strconv.Atoi(or(i.name, i.def)); err != nil || *i.dst < 1 {
 			return Config{}, fmt.Errorf("%s must be a positive whole number", i.name)
 		}
 	}
 	cfg.IdempotencyTTL = time.Duration(*ints[0].dst) * time.Hour
+	if cfg.SecretRecoveryDays < 7 || cfg.SecretRecoveryDays > 30 {
+		return Config{}, fmt.Errorf("SECRET_RECOVERY_DAYS must be 7 to 30, as Secrets Manager allows")
+	}
 	cfg.AWS = aws.Config{Region: or("AWS_REGION", getenv("AWS_DEFAULT_REGION"))}
 	if id := getenv("AWS_ACCESS_KEY_ID"); id != "" {
 		cfg.AWS.Credentials = credentials.NewStaticCredentialsProvider(id, getenv("AWS_SECRET_ACCESS_KEY"), getenv("AWS_SESSION_TOKEN"))

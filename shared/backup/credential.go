@@ -93,3 +93,11 @@ type CheckResult struct {
 	Status  string
 	Message string
 }
+
+// A StoredSecret is what the vault tells of one secret without reading it:
+// the credential ID its name carries, the credential ID its tag names, and
+// when it was made.
+type StoredSecret struct {
+	NameID, TagID string
+	Created       time.Time
+}

@@ -31,7 +31,7 @@ type Store interface {
 
 // Secrets is the part of the secret store the orphan sweep uses.
 type Secrets interface {
-	ListSecrets(ctx context.Context, fn func(id string, created time.Time) error) error
+	ListSecrets(ctx context.Context, fn func(backup.StoredSecret) error) error
 	DeleteSecret(ctx context.Context, id string) error
 }
 
@@ -82,7 +82,10 @@ type Summary struct {
 	Checked, Healthy, Invalid, Unreachable, Failed int
 	Changed, OrphansDeleted                        int
 	Complete                                       bool
-	Duration                                       time.Duration
+	// SweepRefused is set when the orphan sweep deleted nothing because too
+	// many secrets looked orphaned.
+	SweepRefused bool
+	Duration     time.Duration
 }
 
 func (r *Runner) defaults() {
@@ -232,8 +235,8 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		}
 	}
 	if sum.Complete && timeLeft() && r.Secrets != nil {
-		n, err := r.sweep(ctx)
-		sum.OrphansDeleted = n
+		n, refused, err := r.sweep(ctx)
+		sum.OrphansDeleted, sum.SweepRefused = n, refused
 		if err != nil {
 			r.Logger.ErrorContext(ctx, "orphan sweep", "error", err)
 		}
@@ -312,37 +315,31 @@ func (r *Runner) checkOne(ctx context.Context, c *backup.Credential) (*Change, s
 }
 
 // sweep deletes secrets older than OrphanAge whose credential is gone.
-func (r *Runner) sweep(ctx context.Context) (int, error) {
-	type secret struct {
-		id      string
-		created time.Time
-	}
-	var batch []secret
-	deleted := 0
+func (r *Runner) sweep(ctx context.Context) (deleted int, refused bool, err error) {
+	// First pass: which secrets look orphaned. Only a secret whose name is
+	// the prefix and a credential ID, and whose tag names that same
+	// credential, can be this service's; any other is left alone.
+	var batch, orphans []string
+	seen := 0
 	flush := func() error {
-		ids := make([]string, len(batch))
-		for i, s := range batch {
-			ids[i] = s.id
-		}
-		exist, err := r.Store.CredentialsExist(ctx, ids)
+		exist, err := r.Store.CredentialsExist(ctx, batch)
 		if err != nil {
 			return err
 		}
-		for _, s := range batch {
-			if exist[s.id] || r.Now().Sub(s.created) < r.OrphanAge {
-				continue
+		for _, id := range batch {
+			if !exist[id] {
+				orphans = append(orphans, id)
 			}
-			if err := r.Secrets.DeleteSecret(ctx, s.id); err != nil {
-				return err
-			}
-			deleted++
 		}
 		batch = batch[:0]
 		return nil
 	}
-	err := r.Secrets.ListSecrets(ctx, func(id string, created time.Time) error {
-		batch = append(batch, secret{id, created})
-		if len(batch) == 100 {
+	err = r.Secrets.ListSecrets(ctx, func(found backup.StoredSecret) error {
+		seen++
+		if !backup.ValidID(found.NameID) || found.TagID != found.NameID || r.Now().Sub(found.Created) < r.OrphanAge {
+			return nil
+		}
+		if batch = append(batch, found.NameID); len(batch) == 100 {
 			return flush()
 		}
 		return nil
@@ -350,8 +347,29 @@ func (r *Runner) sweep(ctx context.Context) (int, error) {
 	if err == nil && len(batch) > 0 {
 		err = flush()
 	}
-	return deleted, err
+	if err != nil {
+		return 0, false, err
+	}
+	// A sweep that would delete a large part of the vault is not sweeping
+	// orphans: the table is the wrong one, or was restored from an old
+	// backup. Delete nothing and say so.
+	if len(orphans) > 1 && len(orphans)*100 > seen*MaxOrphanPercent {
+		r.Logger.ErrorContext(ctx, "orphan sweep refused: too many secrets look orphaned; check TABLE_NAME and SECRET_PREFIX",
+			"orphans", len(orphans), "secrets", seen, "maxPercent", MaxOrphanPercent)
+		return 0, true, nil
+	}
+	for _, id := range orphans {
+		if err := r.Secrets.DeleteSecret(ctx, id); err != nil {
+			return deleted, false, err
+		}
+		deleted++
+	}
+	return deleted, false, nil
 }
+
+// MaxOrphanPercent is the share of the vault's secrets above which the
+// orphan sweep deletes nothing.
+const MaxOrphanPercent = 5
 
 // LogPublisher announces changes as log lines, for the local API.
 type LogPublisher struct{ Logger *slog.Logger }

@@ -1,6 +1,7 @@
 package health_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/acme/backup-credentials/shared/backup"
@@ -267,11 +271,33 @@ func TestDeletedDuringRunIsNotRecreated(t *testing.T) {
 	}
 }
 
+// listed returns the IDs of the secrets ListSecrets sees (not those
+// scheduled for deletion).
+func (w *world) listed() []string {
+	var out []string
+	if err := w.secrets.ListSecrets(context.Background(), func(s backup.StoredSecret) error {
+		out = append(out, s.NameID)
+		return nil
+	}); err != nil {
+		w.t.Fatal(err)
+	}
+	return out
+}
+
+// scheduled reports whether a secret is scheduled for deletion (with a
+// recovery window), as opposed to present or gone for good.
+func (w *world) scheduled(name string) bool {
+	out, err := secretsmanager.NewFromConfig(storage.Config()).DescribeSecret(context.Background(),
+		&secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
+	return err == nil && out.DeletedDate != nil
+}
+
 func TestOrphanSweep(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	kept := w.store_("org-1", closedPort(t), mototest.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
-	if _, err := w.secrets.CreateSecret(ctx, "bc_ORPHAN", "org-1", "orphaned"); err != nil {
+	orphan := backup.NewID(time.Now())
+	if _, err := w.secrets.CreateSecret(ctx, orphan, "org-1", "orphaned"); err != nil {
 		t.Fatal(err)
 	}
 	sum, err := w.runner().Run(ctx)
@@ -280,14 +306,89 @@ func TestOrphanSweep(t *testing.T) {
 	}
 	r := w.runner()
 	r.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
-	if sum, err = r.Run(ctx); err != nil || sum.OrphansDeleted != 1 {
+	if sum, err = r.Run(ctx); err != nil || sum.OrphansDeleted != 1 || sum.SweepRefused {
 		t.Fatalf("old orphan: %+v %v", sum, err)
 	}
-	if _, err := w.secrets.GetSecret(ctx, "bc_ORPHAN", ""); backup.ErrorCode(err) != backup.ENotFound {
-		t.Errorf("orphan still there: %v", err)
+	if got := w.listed(); len(got) != 1 || got[0] != kept.ID {
+		t.Errorf("secrets after the sweep = %v, want only %s", got, kept.ID)
 	}
-	if _, err := w.secrets.GetSecret(ctx, kept.ID, ""); err != nil {
-		t.Errorf("a credential's secret was swept: %v", err)
+	if !w.scheduled(w.secrets.Name(orphan)) {
+		t.Error("the orphan was deleted without a recovery window")
+	}
+}
+
+// TestSweepDeletesOnlyItsOwn: under the prefix, a secret whose name is not
+// a credential ID, or whose tag names another credential, is not this
+// service's, and stays.
+func TestSweepDeletesOnlyItsOwn(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	sm := secretsmanager.NewFromConfig(storage.Config())
+	create := func(name, tag string) {
+		in := &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String("not ours")}
+		if tag != "" {
+			in.Tags = []smtypes.Tag{{Key: aws.String("credentialId"), Value: aws.String(tag)}}
+		}
+		if _, err := sm.CreateSecret(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keep := []string{w.store_("org-1", closedPort(t), mototest.Keys{AccessKeyID: "AKIAX", SecretKey: "s"}).ID}
+	foreign := w.secrets.Name("db-password")
+	create(foreign, "")
+	mismatched := backup.NewID(time.Now())
+	create(w.secrets.Name(mismatched), backup.NewID(time.Now()))
+	orphan := backup.NewID(time.Now())
+	if _, err := w.secrets.CreateSecret(ctx, orphan, "org-1", "orphaned"); err != nil {
+		t.Fatal(err)
+	}
+	r := w.runner()
+	r.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	sum, err := r.Run(ctx)
+	if err != nil || sum.OrphansDeleted != 1 {
+		t.Fatalf("run: %+v %v", sum, err)
+	}
+	got := w.listed()
+	for _, id := range append(keep, "db-password", mismatched) {
+		if !slices.Contains(got, id) {
+			t.Errorf("secret %s was swept", id)
+		}
+	}
+	if slices.Contains(got, orphan) {
+		t.Error("the orphan was kept")
+	}
+}
+
+// TestSweepRefusesWhenTooManyLookOrphaned: a wrong table (here: an empty
+// one) makes every secret look orphaned; the sweep deletes nothing, logs an
+// error and reports SweepRefused.
+func TestSweepRefusesWhenTooManyLookOrphaned(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	for range 3 {
+		w.store_("org-1", closedPort(t), mototest.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
+	}
+	before := w.listed()
+	wrong := fmt.Sprintf("wrong%d", time.Now().UnixNano())
+	ddb := dynamodb.NewFromConfig(storage.Config())
+	if err := dynamo.CreateTable(ctx, ddb, wrong); err != nil {
+		t.Fatal(err)
+	}
+	var metrics bytes.Buffer
+	health.MetricsOut = &metrics
+	defer func() { health.MetricsOut = os.Stdout }()
+	r := w.runner()
+	r.Store = dynamo.New(ddb, wrong)
+	r.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	sum, err := r.Run(ctx)
+	if err != nil || sum.OrphansDeleted != 0 || !sum.SweepRefused {
+		t.Fatalf("run on the wrong table: %+v %v", sum, err)
+	}
+	if after := w.listed(); len(after) != len(before) {
+		t.Errorf("secrets %v became %v", before, after)
+	}
+	if !strings.Contains(metrics.String(), `"SweepRefused":1`) {
+		t.Errorf("no SweepRefused metric in %s", metrics.String())
 	}
 }
 

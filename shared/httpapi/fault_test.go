@@ -74,7 +74,8 @@ func (f *faults) Middleware(stack *middleware.Stack) error {
 // secretNames lists the secrets under the env's prefix.
 func (e *env) secretNames(t *testing.T) []string {
 	var out []string
-	err := e.secrets.(*secrets.Store).ListSecrets(context.Background(), func(id string, _ time.Time) error {
+	err := e.secrets.(*secrets.Store).ListSecrets(context.Background(), func(found backup.StoredSecret) error {
+		id := found.NameID
 		out = append(out, id)
 		return nil
 	})

@@ -1,10 +1,17 @@
 package httpapi_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/acme/backup-credentials/shared/backup"
+	"github.com/acme/backup-credentials/shared/secrets"
 )
 
 func TestCreateRefusals(t *testing.T) {
@@ -439,3 +446,21 @@ csTm/jAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0cAMEQCIBCDH64rYOrE
 eGGElFyCkF16pcPUvaD9LbBjhrIF7azoAiBVC4vcWEfiIsK+0Wzr/OSTLax/SFsB
 PY+ISDi+DrUW1w==
 -----END CERTIFICATE-----`
+
+// TestDeleteSchedulesSecret: DELETE schedules the secret's deletion with a
+// recovery window (moto keeps what AWS keeps), so a mistaken delete can be
+// undone, and the secret no longer reads.
+func TestDeleteSchedulesSecret(t *testing.T) {
+	e := newEnv(t, "moto")
+	id := e.create("org-1", "short-lived")
+	e.must(204, partner, "DELETE", "/v1/backup-credentials/"+id, nil)
+	st := e.secrets.(*secrets.Store)
+	out, err := secretsmanager.NewFromConfig(moto.Config()).DescribeSecret(context.Background(),
+		&secretsmanager.DescribeSecretInput{SecretId: aws.String(st.Name(id))})
+	if err != nil || out.DeletedDate == nil {
+		t.Fatalf("secret after DELETE: %+v %v, want scheduled for deletion", out, err)
+	}
+	if _, err := st.GetSecret(context.Background(), id, ""); backup.ErrorCode(err) != backup.ENotFound {
+		t.Errorf("a secret scheduled for deletion reads: %v", err)
+	}
+}

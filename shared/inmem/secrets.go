@@ -95,7 +95,7 @@ func (m *SecretStore) Len() int {
 
 // ListSecrets calls fn for every stored secret; created is when the store
 // was asked to keep it.
-func (m *SecretStore) ListSecrets(_ context.Context, fn func(id string, created time.Time) error) error {
+func (m *SecretStore) ListSecrets(_ context.Context, fn func(backup.StoredSecret) error) error {
 	m.mu.Lock()
 	ids := make([]string, 0, len(m.versions))
 	created := make([]time.Time, 0, len(m.versions))
@@ -105,7 +105,7 @@ func (m *SecretStore) ListSecrets(_ context.Context, fn func(id string, created 
 	}
 	m.mu.Unlock()
 	for i, id := range ids {
-		if err := fn(id, created[i]); err != nil {
+		if err := fn(backup.StoredSecret{NameID: id, TagID: id, Created: created[i]}); err != nil {
 			return err
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -34,6 +33,9 @@ type Store struct {
 	prefix string
 	// KMSKeyID, when set, encrypts new secrets with that key.
 	KMSKeyID string
+	// RecoveryDays is how long a deleted secret can be restored (7 to 30;
+	// 0 means DefaultRecoveryDays).
+	RecoveryDays int
 }
 
 var _ backup.SecretStore = (*Store)(nil)
@@ -97,7 +99,10 @@ func (st *Store) GetSecret(ctx context.Context, id, version string) (string, err
 	}
 	out, err := st.api.GetSecretValue(ctx, in)
 	var nf *types.ResourceNotFoundException
-	if errors.As(err, &nf) {
+	var ir *types.InvalidRequestException
+	// A secret scheduled for deletion answers InvalidRequestException: it is
+	// as missing as one that is gone, until someone restores it.
+	if errors.As(err, &nf) || errors.As(err, &ir) && strings.Contains(strings.ToLower(ir.ErrorMessage()), "delet") {
 		return "", backup.Errorf(backup.ENotFound, "The secret of credential %s is missing.", id)
 	}
 	if err != nil {
@@ -106,12 +111,21 @@ func (st *Store) GetSecret(ctx context.Context, id, version string) (string, err
 	return aws.ToString(out.SecretString), nil
 }
 
-// DeleteSecret deletes a credential's secret without a recovery window. A
-// secret that is gone already is not an error.
+// DefaultRecoveryDays is how long a deleted secret can be restored, unless
+// Store.RecoveryDays says otherwise.
+const DefaultRecoveryDays = 7
+
+// DeleteSecret schedules a credential's secret for deletion after the
+// recovery window (RecoveryDays), so a mistaken delete can be undone with
+// RestoreSecret. A secret that is gone already is not an error.
 func (st *Store) DeleteSecret(ctx context.Context, id string) error {
+	days := st.RecoveryDays
+	if days == 0 {
+		days = DefaultRecoveryDays
+	}
 	_, err := st.api.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{
-		SecretId:                   aws.String(st.Name(id)),
-		ForceDeleteWithoutRecovery: aws.Bool(true),
+		SecretId:             aws.String(st.Name(id)),
+		RecoveryWindowInDays: aws.Int64(int64(days)),
 	})
 	var nf *types.ResourceNotFoundException
 	if err != nil && !errors.As(err, &nf) {
@@ -120,9 +134,10 @@ func (st *Store) DeleteSecret(ctx context.Context, id string) error {
 	return nil
 }
 
-// ListSecrets calls fn for each secret under the prefix, page by page, with
-// the credential ID it is named after and when it was created.
-func (st *Store) ListSecrets(ctx context.Context, fn func(id string, created time.Time) error) error {
+// ListSecrets calls fn for each secret under the prefix (not those
+// scheduled for deletion), page by page, with the credential ID its name and
+// its tag carry and when it was created.
+func (st *Store) ListSecrets(ctx context.Context, fn func(backup.StoredSecret) error) error {
 	in := &secretsmanager.ListSecretsInput{
 		Filters:    []types.Filter{{Key: types.FilterNameStringTypeName, Values: []string{st.prefix}}},
 		MaxResults: aws.Int32(100),
@@ -137,7 +152,13 @@ func (st *Store) ListSecrets(ctx context.Context, fn func(id string, created tim
 			if !strings.HasPrefix(name, st.prefix) {
 				continue
 			}
-			if err := fn(strings.TrimPrefix(name, st.prefix), aws.ToTime(e.CreatedDate)); err != nil {
+			found := backup.StoredSecret{NameID: strings.TrimPrefix(name, st.prefix), Created: aws.ToTime(e.CreatedDate)}
+			for _, t := range e.Tags {
+				if aws.ToString(t.Key) == "credentialId" {
+					found.TagID = aws.ToString(t.Value)
+				}
+			}
+			if err := fn(found); err != nil {
 				return err
 			}
 		}
