@@ -44,10 +44,11 @@ type Store interface {
 	// DeleteCredential deletes an unlocked credential without projects and
 	// returns what it was. It returns ENotFound, ELocked or EInUse.
 	DeleteCredential(ctx context.Context, id string, orgs []string) (*Credential, error)
-	// RecordHealth records the result of a check, never re-creating a deleted
-	// credential nor overwriting a newer result, and returns the credential.
-	// It returns ENotFound.
-	RecordHealth(ctx context.Context, id string, h Health) (*Credential, error)
+	// RecordHealth records the result of a check of checked, never
+	// re-creating a deleted credential, overwriting a newer result, or
+	// recording a result about keys, an endpoint or a region the credential
+	// no longer has; it returns the credential as it is. It returns ENotFound.
+	RecordHealth(ctx context.Context, checked *Credential, h Health) (*Credential, error)
 	// History returns up to limit entries of a credential's history, newest
 	// first, from after (a position it returned, "" for the newest), and the
 	// position of the next page ("" on the last). It returns ENotFound, or
@@ -540,7 +541,7 @@ func (s *Service) Check(ctx context.Context, caller Caller, id string) (*Credent
 	if err != nil {
 		return nil, err
 	}
-	return s.Store.RecordHealth(ctx, id, h)
+	return s.Store.RecordHealth(ctx, c, h)
 }
 
 // CheckHealth asks the provider about a stored credential and returns the

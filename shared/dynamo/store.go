@@ -613,11 +613,15 @@ func (st *Store) DeleteCredential(ctx context.Context, id string, orgs []string)
 	return result, err
 }
 
-// RecordHealth writes a check's result unless the credential is gone or a
-// newer result is recorded already.
-func (st *Store) RecordHealth(ctx context.Context, id string, h backup.Health) (*backup.Credential, error) {
-	values := item{":h": healthItem(h)}
-	cond := "attribute_exists(PK)"
+// RecordHealth writes the result of a check of checked unless the
+// credential is gone, a newer result is recorded already, or its keys,
+// endpoint or region are no longer the ones checked (a result about
+// replaced keys is dropped).
+func (st *Store) RecordHealth(ctx context.Context, checked *backup.Credential, h backup.Health) (*backup.Credential, error) {
+	id := checked.ID
+	values := item{":h": healthItem(h), ":sv": s(checked.SecretVersion), ":ak": s(checked.AccessKeyID),
+		":ep": s(checked.Endpoint), ":rg": s(checked.Region)}
+	cond := "attribute_exists(PK) AND #secretVersion = :sv AND #s3AccessKeyId = :ak AND #s3Endpoint = :ep AND #s3Region = :rg"
 	if h.CheckedAt != nil {
 		cond += " AND (attribute_not_exists(#health.checkedAt) OR #health.checkedAt <= :at)"
 		values[":at"] = s(timeString(*h.CheckedAt))
@@ -625,7 +629,7 @@ func (st *Store) RecordHealth(ctx context.Context, id string, h backup.Health) (
 	out, err := st.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: st.table, Key: credKey(id),
 		UpdateExpression: aws.String("SET #health = :h"), ConditionExpression: aws.String(cond),
-		ExpressionAttributeNames: exprNames([]string{"#health"}, nil), ExpressionAttributeValues: values,
+		ExpressionAttributeNames: exprNames([]string{"#health", cond}, nil), ExpressionAttributeValues: values,
 		ReturnValues: types.ReturnValueAllNew, ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var ccf *types.ConditionalCheckFailedException

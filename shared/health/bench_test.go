@@ -43,9 +43,9 @@ func (g *generated) ScanCredentials(_ context.Context, after string, limit int) 
 	return cs, strconv.Itoa(end), nil
 }
 
-func (g *generated) RecordHealth(_ context.Context, id string, h backup.Health) (*backup.Credential, error) {
+func (g *generated) RecordHealth(_ context.Context, c *backup.Credential, h backup.Health) (*backup.Credential, error) {
 	g.recorded.Add(1)
-	return &backup.Credential{ID: id, Health: h}, nil
+	return &backup.Credential{ID: c.ID, Health: h}, nil
 }
 
 func (g *generated) CredentialsExist(context.Context, []string) (map[string]bool, error) {

@@ -23,7 +23,7 @@ import (
 // Store is the part of the credential store a run uses.
 type Store interface {
 	ScanCredentials(ctx context.Context, after string, limit int) ([]*backup.Credential, string, error)
-	RecordHealth(ctx context.Context, id string, h backup.Health) (*backup.Credential, error)
+	RecordHealth(ctx context.Context, checked *backup.Credential, h backup.Health) (*backup.Credential, error)
 	CredentialsExist(ctx context.Context, ids []string) (map[string]bool, error)
 	HealthCursor(ctx context.Context) (string, error)
 	SaveHealthCursor(ctx context.Context, position string) error
@@ -299,7 +299,7 @@ func (r *Runner) checkOne(ctx context.Context, c *backup.Credential) (*Change, s
 	if err != nil {
 		return nil, "", fmt.Errorf("check %s: %w", c.ID, err)
 	}
-	got, err := r.Store.RecordHealth(ctx, c.ID, h)
+	got, err := r.Store.RecordHealth(ctx, c, h)
 	if backup.ErrorCode(err) == backup.ENotFound {
 		return nil, h.Status, nil // deleted during the run: not re-created
 	}

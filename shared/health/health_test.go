@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -427,5 +428,57 @@ func TestStopsBeforeDeadlineAndResumes(t *testing.T) {
 	// runs check everything, re-checking at most one page.
 	if total := first.Checked + second.Checked; total < n || total > n+r.PageSize {
 		t.Errorf("checked %d + %d, want %d to %d", first.Checked, second.Checked, n, n+r.PageSize)
+	}
+}
+
+// TestStaleResultDropped is the exact interleaving: a run's check of a
+// credential starts, its keys are changed (and checked) meanwhile, then the
+// old check's result arrives. It is not recorded, and no event says so.
+func TestStaleResultDropped(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	started, release := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if first.CompareAndSwap(false, true) { // the run's check of the old keys
+			close(started)
+			<-release
+			rw.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(rw, `<Error><Code>InvalidAccessKeyId</Code></Error>`)
+			return
+		}
+		fmt.Fprint(rw, `<ListAllMyBucketsResult></ListAllMyBucketsResult>`) // the new keys
+	}))
+	defer srv.Close()
+	c := w.store_("org-1", srv.URL, mototest.Keys{AccessKeyID: "AKIAOLD", SecretKey: "old"})
+	done := make(chan health.Summary)
+	r := w.runner()
+	// The run's clock is ahead (clocks of two functions differ): only the
+	// keys, not the timestamps, can tell its result is stale.
+	ahead := *w.svc
+	ahead.Now = func() time.Time { return time.Now().Add(time.Hour) }
+	r.Service = &ahead
+	go func() {
+		sum, err := r.Run(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- sum
+	}()
+	<-started
+	partner := backup.Caller{UserID: "u", Role: backup.RolePartner, Organizations: []string{"org-1"}}
+	newKey, newSecret := "AKIANEW", "new-secret"
+	updated, err := w.svc.Update(ctx, partner, c.ID, backup.PatchInput{AccessKeyID: &newKey, SecretKey: &newSecret}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	sum := <-done
+	got := w.get(c.ID)
+	if got.Health.Status != backup.HealthHealthy || !got.Health.CheckedAt.Equal(*updated.Health.CheckedAt) {
+		t.Errorf("health = %+v, want the update's check (healthy), not the old keys' result", got.Health)
+	}
+	if sum.Changed != 0 || len(w.events()) != 0 {
+		t.Errorf("a dropped result was announced: %+v", sum)
 	}
 }
