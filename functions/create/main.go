@@ -20,6 +20,7 @@ func main() {
 	}
 	store := dynamo.FromConfig(cfg.AWS, cfg.Endpoint("DYNAMODB"), cfg.Table)
 	store.IdempotencyTTL = cfg.IdempotencyTTL
+	store.MaxCredentialsPerOrganization = cfg.MaxCredentials
 	app.ServeLambda(cfg, &backup.Service{Store: store,
 		Secrets: secrets.FromConfig(cfg.AWS, cfg.Endpoint("SECRETS_MANAGER"), cfg.SecretPrefix, cfg.KMSKeyID),
 		Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS")),

@@ -124,7 +124,9 @@ func serve(ctx context.Context, secret []byte) error {
 		if err != nil {
 			return err
 		}
-		svc.Store = dynamo.New(ddb, cfg.Table)
+		st := dynamo.New(ddb, cfg.Table)
+		st.MaxCredentialsPerOrganization = cfg.MaxCredentials
+		svc.Store = st
 		svc.Secrets = inmem.NewSecretStore()
 	}
 	if every := os.Getenv("HEALTH_CHECK_INTERVAL"); every != "" {
@@ -197,7 +199,9 @@ func awsStorage(ctx context.Context, cfg app.Config) (*dynamo.Store, *secrets.St
 	if err := dynamo.CreateTable(ctx, ddb, cfg.Table); err != nil {
 		return nil, nil, err
 	}
-	return dynamo.New(ddb, cfg.Table), secrets.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix), nil
+	st := dynamo.New(ddb, cfg.Table)
+	st.MaxCredentialsPerOrganization = cfg.MaxCredentials
+	return st, secrets.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix), nil
 }
 
 // endpointOrAWS names the endpoint used for a service: the override, or AWS.

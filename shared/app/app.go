@@ -34,6 +34,8 @@ type Config struct {
 	IdempotencyTTL time.Duration
 	// SecretRecoveryDays is the recovery window of a deleted secret.
 	SecretRecoveryDays int
+	// MaxCredentials is the most credentials an organization may have.
+	MaxCredentials int
 	// Health check: the event bus for changes, checks in flight in all and
 	// per endpoint host.
 	EventBus                      string
@@ -101,7 +103,8 @@ func Load(lookup func(string) (string, bool), allowDefault string) (Config, erro
 		name, def string
 		dst       *int
 	}{{"IDEMPOTENCY_TTL_HOURS", "24", new(int)}, {"HEALTH_CONCURRENCY", "32", &cfg.HealthConcurrency},
-		{"HEALTH_CONCURRENCY_PER_HOST", "8", &cfg.HealthHost}, {"SECRET_RECOVERY_DAYS", "7", &cfg.SecretRecoveryDays}}
+		{"HEALTH_CONCURRENCY_PER_HOST", "8", &cfg.HealthHost}, {"SECRET_RECOVERY_DAYS", "7", &cfg.SecretRecoveryDays},
+		{"MAX_CREDENTIALS_PER_ORGANIZATION", "100", &cfg.MaxCredentials}}
 	for _, i := range ints {
 		if *i.dst, err = strconv.Atoi(or(i.name, i.def)); err != nil || *i.dst < 1 {
 			return Config{}, fmt.Errorf("%s must be a positive whole number", i.name)

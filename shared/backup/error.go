@@ -22,13 +22,16 @@ const (
 	// EProjectInOtherOrganization: the project is associated with a
 	// credential of another organization.
 	EProjectInOtherOrganization = "project_in_other_organization"
-	EPrecondition               = "precondition_failed"
-	ETooLarge                   = "payload_too_large"
-	EInvalidCredentials         = "invalid_credentials"
-	EIdempotencyReused          = "idempotency_key_reused"
-	EUnreachable                = "endpoint_unreachable"
-	EUnavailable                = "unavailable"
-	EInternal                   = "internal"
+	// EQuotaExceeded: the write would pass a limit (credentials per
+	// organization, projects per credential).
+	EQuotaExceeded      = "quota_exceeded"
+	EPrecondition       = "precondition_failed"
+	ETooLarge           = "payload_too_large"
+	EInvalidCredentials = "invalid_credentials"
+	EIdempotencyReused  = "idempotency_key_reused"
+	EUnreachable        = "endpoint_unreachable"
+	EUnavailable        = "unavailable"
+	EInternal           = "internal"
 )
 
 // FieldError names one invalid input field and why it is invalid.

@@ -40,21 +40,29 @@ type Store struct {
 	Attempts int
 	// IdempotencyTTL is how long an Idempotency-Key is remembered.
 	IdempotencyTTL time.Duration
+	// MaxCredentialsPerOrganization and MaxProjectsPerCredential are the
+	// quotas, conditions of the writes that would pass them.
+	MaxCredentialsPerOrganization, MaxProjectsPerCredential int
 	// ListPages bounds the DynamoDB pages (Query calls) one list request
 	// reads, so a search that matches little cannot make one request read a
 	// whole organization: the page ends early with a cursor to go on.
 	ListPages int
 }
 
-// DefaultListPages is Store.ListPages unless set otherwise: up to 4 MB read
-// per list request.
-const DefaultListPages = 4
+// Defaults of the Store's bounds: up to 4 MB read per list request, 100
+// credentials per organization, 1,000 projects per credential.
+const (
+	DefaultListPages      = 4
+	DefaultMaxCredentials = 100
+	DefaultMaxProjects    = 1000
+)
 
 var _ backup.Store = (*Store)(nil)
 
 // New returns a Store on the named table.
 func New(api API, table string) *Store {
-	return &Store{api: api, table: aws.String(table), Attempts: 40, IdempotencyTTL: 24 * time.Hour, ListPages: DefaultListPages}
+	return &Store{api: api, table: aws.String(table), Attempts: 40, IdempotencyTTL: 24 * time.Hour, ListPages: DefaultListPages,
+		MaxCredentialsPerOrganization: DefaultMaxCredentials, MaxProjectsPerCredential: DefaultMaxProjects}
 }
 
 // names maps #x to x for every attribute an expression names, so reserved
@@ -151,22 +159,30 @@ func visible(it item, id string, orgs []string) (*backup.Credential, error) {
 func (st *Store) CreateCredential(ctx context.Context, c *backup.Credential, e backup.HistoryEntry) error {
 	nameItem := nameKey(c.OrganizationID, backup.NameKey(c.Name))
 	nameItem["credentialId"] = s(c.ID)
-	err := st.transact(ctx,
-		types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: credentialItem(c),
-			ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-		types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: nameItem,
-			ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-		types.TransactWriteItem{Update: &types.Update{TableName: st.table, Key: orgKey(c.OrganizationID),
-			UpdateExpression:          aws.String("ADD #credentialCount :one"),
-			ExpressionAttributeNames:  exprNames([]string{"#credentialCount"}, nil),
-			ExpressionAttributeValues: item{":one": n(1)}}},
-		st.historyPut(c.ID, c.OrganizationID, e),
-	)
-	// The credential's ID is new and the organization's update has no
-	// condition, so a failed condition is the name's.
-	if slices.Contains(cancelled(err), "ConditionalCheckFailed") {
-		return nameTaken(c.Name)
-	}
+	// Items: 0 the credential, 1 its name claim, 2 the organization's count,
+	// 3 the history entry.
+	err := st.optimistic(ctx, "create credential "+c.ID, func() error {
+		err := st.transact(ctx,
+			types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: credentialItem(c),
+				ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+			types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: nameItem,
+				ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+			types.TransactWriteItem{Update: &types.Update{TableName: st.table, Key: orgKey(c.OrganizationID),
+				UpdateExpression:          aws.String("ADD #credentialCount :one"),
+				ConditionExpression:       aws.String("attribute_not_exists(#credentialCount) OR #credentialCount < :max"),
+				ExpressionAttributeNames:  exprNames([]string{"#credentialCount"}, nil),
+				ExpressionAttributeValues: item{":one": n(1), ":max": n(int64(st.MaxCredentialsPerOrganization))}}},
+			st.historyPut(c.ID, c.OrganizationID, e),
+		)
+		switch {
+		case failedAt(err, 1):
+			return nameTaken(c.Name)
+		case failedAt(err, 2):
+			return backup.Errorf(backup.EQuotaExceeded, "The organization has %d credentials, the most it may have; delete one first.",
+				st.MaxCredentialsPerOrganization)
+		}
+		return err // a conflict is retried; anything else fails
+	})
 	if err != nil {
 		return failed("create credential "+c.ID, err)
 	}
@@ -183,10 +199,10 @@ func (st *Store) transact(ctx context.Context, items ...types.TransactWriteItem)
 	return err
 }
 
-// cancelled returns the cancellation reason codes of a cancelled
-// transaction, or nil when err is not a cancellation. Callers do not rely on
-// one reason per item (the in-process emulator gives only the failing one):
-// they re-read to learn which rule failed.
+// cancelled returns the cancellation reason code of each item of a
+// cancelled transaction ("None", "ConditionalCheckFailed",
+// "TransactionConflict", ...), in the order of the items, or nil when err is
+// not a cancellation.
 func cancelled(err error) []string {
 	var tc *types.TransactionCanceledException
 	if !errors.As(err, &tc) {
@@ -197,6 +213,20 @@ func cancelled(err error) []string {
 		out = append(out, aws.ToString(r.Code))
 	}
 	return out
+}
+
+// failedAt reports whether a cancelled transaction's item i failed its
+// condition.
+func failedAt(err error, i int) bool {
+	r := cancelled(err)
+	return i < len(r) && r[i] == "ConditionalCheckFailed"
+}
+
+// conflicted reports whether a transaction was cancelled because another
+// one was changing the same items (TransactionConflict): worth retrying as
+// it is.
+func conflicted(err error) bool {
+	return slices.Contains(cancelled(err), "TransactionConflict")
 }
 
 // retryable reports whether a transaction failed because its read went stale
@@ -429,8 +459,12 @@ func (st *Store) AssociateProject(ctx context.Context, id string, orgs []string,
 		if prev == id && i >= 0 {
 			added = 0
 		}
+		if added == 1 && len(c.Projects) >= st.MaxProjectsPerCredential {
+			return backup.Errorf(backup.EQuotaExceeded, "The credential has %d projects, the most it may have.", st.MaxProjectsPerCredential)
+		}
 		extra := map[string]string{"#pid": p.ID}
-		values := changeValues(e, item{":v": n(c.Version), ":name": s(p.Name), ":added": n(added)})
+		values := changeValues(e, item{":v": n(c.Version), ":name": s(p.Name), ":added": n(added),
+			":maxp": n(int64(st.MaxProjectsPerCredential - int(added)))})
 		update := "SET #projects.#pid = :name, #projectCount = #projectCount + :added, " + changeExpr
 		pi := projectKey(p.ID)
 		pi["credentialId"] = s(id)
@@ -441,8 +475,8 @@ func (st *Store) AssociateProject(ctx context.Context, id string, orgs []string,
 		}
 		items := []types.TransactWriteItem{
 			{Update: &types.Update{TableName: st.table, Key: credKey(id),
-				UpdateExpression: aws.String(update), ConditionExpression: aws.String("#version = :v"),
-				ExpressionAttributeNames: exprNames([]string{update, "#version"}, extra), ExpressionAttributeValues: values}},
+				UpdateExpression: aws.String(update), ConditionExpression: aws.String("#version = :v AND #projectCount <= :maxp"),
+				ExpressionAttributeNames: exprNames([]string{update, "#version #projectCount"}, extra), ExpressionAttributeValues: values}},
 			{Put: &types.Put{TableName: st.table, Item: pi, ConditionExpression: aws.String(projCond),
 				ExpressionAttributeNames: exprNames([]string{projCond}, nil), ExpressionAttributeValues: nilIfEmpty(projValues)}},
 			st.historyPut(id, c.OrganizationID, e),
@@ -538,15 +572,31 @@ func (st *Store) UpdateCredential(ctx context.Context, old, c *backup.Credential
 			types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: ni,
 				ConditionExpression: aws.String("attribute_not_exists(PK)")}})
 	}
-	err := st.transact(ctx, items...)
-	if err == nil {
-		return nil
+	// Items: 0 the credential, 1 the history entry, and on a rename 2 the
+	// old name claim and 3 the new one.
+	var err error
+	for attempt := 0; ; attempt++ {
+		if err = st.transact(ctx, items...); err == nil || !conflicted(err) {
+			break
+		}
+		if attempt+1 >= st.Attempts {
+			return failed("update "+c.ID+": too much contention", err)
+		}
+		if err := pause(ctx, attempt); err != nil {
+			return err
+		}
 	}
-	if cancelled(err) == nil {
+	switch {
+	case err == nil:
+		return nil
+	case cancelled(err) == nil:
+		return failed("update "+c.ID, err)
+	case failedAt(err, 3):
+		return nameTaken(c.Name)
+	case !failedAt(err, 0):
 		return failed("update "+c.ID, err)
 	}
-	// Learn which condition failed from the credential as it is now: if it is
-	// still as read, the name was the one taken.
+	// The credential's condition failed: learn which from it as it is now.
 	now, gerr := st.getItem(ctx, credKey(c.ID), projection)
 	switch {
 	case gerr != nil:
@@ -555,10 +605,8 @@ func (st *Store) UpdateCredential(ctx context.Context, old, c *backup.Credential
 		return notFound(c.ID)
 	case getBool(now, "isLocked"):
 		return backup.Errorf(backup.ELocked, "The credential is locked; unlock it to change it.")
-	case getN(now, "version") != old.Version:
-		return backup.Errorf(backup.EPrecondition, "The credential changed while this change was made; it is at version %d now.", getN(now, "version"))
 	default:
-		return nameTaken(c.Name)
+		return backup.Errorf(backup.EPrecondition, "The credential changed while this change was made; it is at version %d now.", getN(now, "version"))
 	}
 }
 

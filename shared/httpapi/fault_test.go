@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
@@ -53,7 +56,41 @@ func (f *faults) tries(op string) int {
 	return f.attempts[op]
 }
 
+// conflict makes the next times TransactWriteItems calls (< 0: all) cancel
+// with TransactionConflict on their first item, as DynamoDB does when
+// another transaction changes the same item.
+func (f *faults) conflict(times int) {
+	f.set("TransactionConflict", "", times)
+}
+
 func (f *faults) Middleware(stack *middleware.Stack) error {
+	err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc("conflict",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			tx, ok := in.Parameters.(*dynamodb.TransactWriteItemsInput)
+			if !ok {
+				return next.HandleInitialize(ctx, in)
+			}
+			f.mu.Lock()
+			ft, fail := f.fail["TransactionConflict"]
+			if fail {
+				f.attempts["TransactionConflict"]++
+				fail = ft.times < 0 || f.attempts["TransactionConflict"] <= ft.times
+			}
+			f.mu.Unlock()
+			if !fail {
+				return next.HandleInitialize(ctx, in)
+			}
+			reasons := make([]types.CancellationReason, len(tx.TransactItems))
+			for i := range reasons {
+				reasons[i].Code = aws.String("None")
+			}
+			reasons[0].Code = aws.String("TransactionConflict")
+			return middleware.InitializeOutput{}, middleware.Metadata{}, &types.TransactionCanceledException{
+				Message: aws.String("Transaction cancelled [TransactionConflict]"), CancellationReasons: reasons}
+		}), middleware.After)
+	if err != nil {
+		return err
+	}
 	return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("fault",
 		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 			op := awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx)
