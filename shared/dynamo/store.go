@@ -263,17 +263,6 @@ func (st *Store) optimistic(ctx context.Context, op string, step func() error) e
 	}
 }
 
-// orgCondition is the tenancy condition: the credential belongs to one of
-// orgs.
-func orgCondition(orgs []string, values item) string {
-	ph := make([]string, len(orgs))
-	for i, o := range orgs {
-		ph[i] = fmt.Sprintf(":org%d", i)
-		values[ph[i]] = s(o)
-	}
-	return "#organizationId IN (" + strings.Join(ph, ", ") + ")"
-}
-
 // changeExpr is the part of every person's change the credential records:
 // version, who and when. Its history entry is an item of its own, put by
 // the same transaction (historyPut).

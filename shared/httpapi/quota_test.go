@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -80,4 +81,63 @@ func TestTransactionConflict(t *testing.T) {
 	e.faults.conflict(2)
 	e.must(204, partner, "DELETE", "/v1/backup-credentials/"+other, nil)
 	e.faults.clear()
+}
+
+// TestOddOrganizationClaims: an empty organizations claim sees nothing and
+// changes nothing, with no query built on an empty list; an organization
+// named twice counts once; 150 organizations (over DynamoDB's 100 keys a
+// batch and 100 values an IN) work.
+func TestOddOrganizationClaims(t *testing.T) {
+	forBackends(t, func(t *testing.T, e *env) {
+		id := e.create("org-1", "seen")
+		none := caller{sub: "u-none", role: "partner"}
+		e.calls.Take()
+		if r := e.must(200, none, "GET", "/v1/backup-credentials", nil).json(t); len(r["data"].([]any)) != 0 {
+			t.Errorf("no organizations lists %v", r)
+		}
+		if r := e.must(200, none, "GET", "/v1/organizations", nil).json(t); len(r["data"].([]any)) != 0 {
+			t.Errorf("no organizations: %v", r)
+		}
+		if got := e.calls.Take(); len(got) != 0 {
+			t.Errorf("an empty claim made AWS calls %v", got)
+		}
+		e.must(404, none, "GET", "/v1/backup-credentials/"+id, nil)
+		e.must(404, none, "POST", "/v1/backup-credentials/"+id+"/lock", nil)
+		e.must(403, none, "POST", "/v1/backup-credentials", createBody("org-1", "not mine"))
+
+		twice := caller{sub: "u-twice", role: "partner", orgs: []string{"org-1", "org-1"}}
+		if r := e.must(200, twice, "GET", "/v1/organizations", nil).json(t); len(r["data"].([]any)) != 1 {
+			t.Errorf("an organization named twice: %v", r)
+		}
+		if r := e.must(200, twice, "GET", "/v1/backup-credentials", nil).json(t); len(r["data"].([]any)) != 1 {
+			t.Errorf("an organization named twice lists %v", r)
+		}
+
+		many := caller{sub: "u-many", role: "partner"}
+		for i := range 150 {
+			many.orgs = append(many.orgs, fmt.Sprintf("org-%03d", i))
+		}
+		many.orgs = append(many.orgs, "org-1")
+		if r := e.must(200, many, "GET", "/v1/organizations", nil).json(t); len(r["data"].([]any)) != 151 {
+			t.Errorf("151 organizations: %d answered", len(r["data"].([]any)))
+		}
+		var found []any
+		cursor := ""
+		for range 200 {
+			q := "/v1/backup-credentials?limit=100"
+			if cursor != "" {
+				q += "&cursor=" + cursor
+			}
+			r := e.must(200, many, "GET", q, nil).json(t)
+			found = append(found, r["data"].([]any)...)
+			if r["nextCursor"] == nil {
+				break
+			}
+			cursor = r["nextCursor"].(string)
+		}
+		if len(found) != 1 {
+			t.Errorf("151 organizations list %d credentials, want 1", len(found))
+		}
+		e.must(200, many, "POST", "/v1/backup-credentials/"+id+"/lock", nil)
+	})
 }
