@@ -134,7 +134,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	if d, ok := ctx.Deadline(); ok {
 		stopAt = d.Add(-r.Margin)
 	}
-	timeLeft := func() bool { return ctx.Err() == nil && (stopAt.IsZero() || time.Now().Before(stopAt)) }
+	timeLeft := func() bool { return ctx.Err() == nil && (stopAt.IsZero() || r.Now().Before(stopAt)) }
 
 	position, err := r.Store.HealthCursor(ctx)
 	if err != nil {
@@ -171,11 +171,42 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 			resume = &p.start
 		}
 	}
+	// publish announces the changes recorded so far, page by page, so a run
+	// that dies later has lost none of them.
+	publish := func() {
+		mu.Lock()
+		recorded := changes
+		changes = nil
+		mu.Unlock()
+		if len(recorded) == 0 || r.Publisher == nil {
+			return
+		}
+		if err := r.Publisher.Publish(context.WithoutCancel(ctx), recorded); err != nil {
+			r.Logger.ErrorContext(ctx, "publish health changes", "count", len(recorded), "error", err)
+			return
+		}
+		mu.Lock()
+		sum.Changed += len(recorded)
+		mu.Unlock()
+	}
+	// checkpoint saves where the next run starts if this one dies now: the
+	// earliest page not finished.
+	checkpoint := func(at string) {
+		if resume != nil {
+			at = *resume
+		}
+		if err := r.Store.SaveHealthCursor(context.WithoutCancel(ctx), at); err != nil {
+			r.Logger.ErrorContext(ctx, "save health cursor", "error", err)
+		}
+	}
 	done := false
+	var scanErr error
 	for !done && timeLeft() {
 		cs, next, err := r.Store.ScanCredentials(ctx, position, r.PageSize)
 		if err != nil {
-			return sum, err
+			// Finish what is in flight, record where to go on, then fail.
+			scanErr = fmt.Errorf("scan credentials from %q: %w", position, err)
+			break
 		}
 		p := &page{start: position}
 		pages = append(pages, p)
@@ -215,24 +246,25 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		if len(pages) >= lookahead {
 			settle(pages[0])
 			pages = pages[1:]
+			publish()
+			checkpoint(pages[0].start)
 		}
 	}
 	for _, p := range pages {
 		settle(p)
 	}
+	publish()
 	if resume != nil {
 		position, done = *resume, false
 	}
-	sum.Complete = done
+	sum.Complete = done && scanErr == nil
 	if err := r.Store.SaveHealthCursor(context.WithoutCancel(ctx), position); err != nil {
 		return sum, err
 	}
-	if len(changes) > 0 && r.Publisher != nil {
-		if err := r.Publisher.Publish(context.WithoutCancel(ctx), changes); err != nil {
-			r.Logger.ErrorContext(ctx, "publish health changes", "count", len(changes), "error", err)
-		} else {
-			sum.Changed = len(changes)
-		}
+	if scanErr != nil {
+		sum.Duration = time.Since(began)
+		r.report(ctx, sum)
+		return sum, scanErr
 	}
 	if sum.Complete && timeLeft() && r.Secrets != nil {
 		n, refused, err := r.sweep(ctx)

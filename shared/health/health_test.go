@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -393,30 +394,61 @@ func TestSweepRefusesWhenTooManyLookOrphaned(t *testing.T) {
 	}
 }
 
+// clock is a run's clock that moves only when a check reaches the provider,
+// so where a run stops depends on how many checks it made, never on how
+// busy the machine is.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// provider answers every check as invalid keys, advancing clk by a minute.
+func provider_(t *testing.T, clk *clock) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		clk.advance(time.Minute)
+		rw.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(rw, `<Error><Code>InvalidAccessKeyId</Code></Error>`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestStopsBeforeDeadlineAndResumes: a run stops starting checks Margin
+// before its deadline, saves where to go on, and the next run finishes:
+// together they check everything, re-checking at most one page. The
+// deadline is on the run's clock, which only checks move.
 func TestStopsBeforeDeadlineAndResumes(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
-	slow := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		time.Sleep(150 * time.Millisecond)
-		rw.Header().Set("Content-Type", "application/xml")
-		fmt.Fprint(rw, `<ListAllMyBucketsResult><Buckets></Buckets></ListAllMyBucketsResult>`)
-	}))
-	defer slow.Close()
+	start := time.Now()
+	clk := &clock{now: start}
+	endpoint := provider_(t, clk)
 	const n = 24
 	for range n {
-		w.store_("org-1", slow.URL, mototest.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
+		w.store_("org-1", endpoint, mototest.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
 	}
 	r := w.runner()
-	r.Concurrency, r.PerHost, r.PageSize = 2, 2, 5
-	deadline, cancel := context.WithTimeout(ctx, 900*time.Millisecond)
+	r.Concurrency, r.PerHost, r.PageSize, r.Now = 2, 2, 5, clk.Now
+	// Real time gives an hour; the run's clock reaches the deadline minus
+	// Margin after about 8 checks.
+	deadline, cancel := context.WithDeadline(ctx, start.Add(10*time.Minute))
 	defer cancel()
+	r.Margin = 2 * time.Minute
 	first, err := r.Run(deadline)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.Complete || first.Checked == 0 || first.Checked >= n {
-		t.Fatalf("first run = %+v", first)
+	if first.Complete || first.Checked < 8 || first.Checked > 8+r.Concurrency {
+		t.Fatalf("first run = %+v, want about 8 checks", first)
 	}
+	r.Now = time.Now
 	second, err := r.Run(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -424,10 +456,59 @@ func TestStopsBeforeDeadlineAndResumes(t *testing.T) {
 	if !second.Complete {
 		t.Fatalf("second run = %+v", second)
 	}
-	// The second run resumes at the first page not finished: together the two
-	// runs check everything, re-checking at most one page.
 	if total := first.Checked + second.Checked; total < n || total > n+r.PageSize {
 		t.Errorf("checked %d + %d, want %d to %d", first.Checked, second.Checked, n, n+r.PageSize)
+	}
+	if events := w.events(); len(events) != n {
+		t.Errorf("%d events, want one per credential (%d)", len(events), n)
+	}
+}
+
+// failingScan fails the scan of one page, as DynamoDB may.
+type failingScan struct {
+	health.Store
+	calls, failAt int
+}
+
+func (f *failingScan) ScanCredentials(ctx context.Context, after string, limit int) ([]*backup.Credential, string, error) {
+	if f.calls++; f.calls == f.failAt {
+		return nil, "", fmt.Errorf("injected: InternalServerError")
+	}
+	return f.Store.ScanCredentials(ctx, after, limit)
+}
+
+// TestScanFailureLosesNothing: when a scan page fails, the run waits for
+// its checks in flight, announces every change it recorded, saves where to
+// go on, and fails; the next run finishes the rest.
+func TestScanFailureLosesNothing(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	clk := &clock{now: time.Now()}
+	endpoint := provider_(t, clk)
+	const n = 30
+	for range n {
+		w.store_("org-1", endpoint, mototest.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
+	}
+	r := w.runner()
+	r.Concurrency, r.PerHost, r.PageSize = 4, 4, 5
+	scan := &failingScan{Store: w.store, failAt: 4}
+	r.Store = scan
+	first, err := r.Run(ctx)
+	if err == nil || first.Complete {
+		t.Fatalf("first run = %+v, %v; want it to fail", first, err)
+	}
+	if first.Checked == 0 || first.Changed != first.Checked {
+		t.Errorf("first run = %+v, want the scanned pages' checks recorded and announced", first)
+	}
+	if events := w.events(); len(events) != first.Changed {
+		t.Errorf("%d events for %d changes", len(events), first.Changed)
+	}
+	// The next run starts at the page whose scan failed: nothing is
+	// checked twice, nothing is missed.
+	r.Store = w.store
+	second, err := r.Run(ctx)
+	if err != nil || !second.Complete || first.Checked+second.Checked != n {
+		t.Errorf("second run = %+v, %v; want the other %d checked", second, err, n-first.Checked)
 	}
 }
 
