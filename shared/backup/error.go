@@ -82,3 +82,8 @@ func ErrorMessage(err error) string {
 	}
 	return "Internal error."
 }
+
+// ErrOutcomeUnknown marks a write that got no answer and that a read could
+// not confirm: it may have taken effect, or may yet. Callers must not undo
+// what it depends on.
+var ErrOutcomeUnknown = errors.New("the write's outcome is unknown")

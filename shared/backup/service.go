@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -19,7 +20,11 @@ import (
 type Store interface {
 	// CreateCredential stores a new credential and its first history entry.
 	// It returns ENameTaken when the organization has the name already.
-	CreateCredential(ctx context.Context, c *Credential, e HistoryEntry) error
+	// scope, when not "", is the Idempotency-Key claim the same write
+	// completes with c. A write whose outcome is unknown (no answer came)
+	// and that a read cannot confirm returns an error matching
+	// ErrOutcomeUnknown: the create may yet take effect.
+	CreateCredential(ctx context.Context, c *Credential, e HistoryEntry, scope string) error
 	// GetCredential returns a credential, or ENotFound.
 	GetCredential(ctx context.Context, id string, orgs []string) (*Credential, error)
 	// ListCredentials returns one page of credentials.
@@ -59,8 +64,6 @@ type Store interface {
 	// ClaimIdempotencyKey claims scope for a create with the body hash. It
 	// returns nil when the claim is new, else the record that holds it.
 	ClaimIdempotencyKey(ctx context.Context, scope, hash string, now time.Time) (*IdempotencyRecord, error)
-	// CompleteIdempotencyKey records what the create that claimed scope answered.
-	CompleteIdempotencyKey(ctx context.Context, scope string, c *Credential) error
 	// ReleaseIdempotencyKey gives up a claim whose create failed.
 	ReleaseIdempotencyKey(ctx context.Context, scope string) error
 }
@@ -184,7 +187,7 @@ func (s *Service) Create(ctx context.Context, caller Caller, in CreateInput, ide
 		return nil, false, Errorf(EForbidden, "You are not a member of organization %q.", in.OrganizationID)
 	}
 	if idempotencyKey == "" {
-		c, err := s.create(ctx, caller, in)
+		c, err := s.create(ctx, caller, in, "")
 		return c, false, err
 	}
 	if len(idempotencyKey) > 255 || hasControl(idempotencyKey) {
@@ -204,17 +207,15 @@ func (s *Service) Create(ctx context.Context, caller Caller, in CreateInput, ide
 		case err != nil:
 			return nil, false, err
 		case rec == nil:
-			c, err := s.create(ctx, caller, in)
-			if err != nil {
+			c, err := s.create(ctx, caller, in, scope)
+			// A create that may yet take effect keeps its claim: the write
+			// that creates also completes it, so a retry replays the answer.
+			if err != nil && !errors.Is(err, ErrOutcomeUnknown) {
 				if rerr := s.Store.ReleaseIdempotencyKey(context.WithoutCancel(ctx), scope); rerr != nil {
 					s.logger().ErrorContext(ctx, "release idempotency key", "error", rerr)
 				}
-				return nil, false, err
 			}
-			if err := s.Store.CompleteIdempotencyKey(ctx, scope, c); err != nil {
-				s.logger().ErrorContext(ctx, "complete idempotency key", "credentialId", c.ID, "error", err)
-			}
-			return c, false, nil
+			return c, false, err
 		case rec.Hash != hash:
 			return nil, false, Errorf(EIdempotencyReused, "This Idempotency-Key was used with another request body.")
 		case rec.Credential != nil:
@@ -238,7 +239,7 @@ func hashBody(scope string, in CreateInput) string {
 	return hex.EncodeToString(h[:])
 }
 
-func (s *Service) create(ctx context.Context, caller Caller, in CreateInput) (*Credential, error) {
+func (s *Service) create(ctx context.Context, caller Caller, in CreateInput, scope string) (*Credential, error) {
 	health, err := s.checkKeys(ctx, Keys{AccessKeyID: in.AccessKeyID, SecretKey: in.SecretKey,
 		Endpoint: in.Endpoint, Region: in.Region, CACertificate: deref(in.CACertificate)})
 	if err != nil {
@@ -269,10 +270,15 @@ func (s *Service) create(ctx context.Context, caller Caller, in CreateInput) (*C
 	if err != nil {
 		return nil, Unavailable(fmt.Errorf("create secret of %s: %w", c.ID, err))
 	}
-	if err := s.Store.CreateCredential(ctx, c, e); err != nil {
-		if derr := s.Secrets.DeleteSecret(context.WithoutCancel(ctx), c.ID); derr != nil {
-			s.logger().ErrorContext(ctx, "remove secret after failed create; the orphan sweep will retry",
-				"credentialId", c.ID, "error", derr)
+	if err := s.Store.CreateCredential(ctx, c, e, scope); err != nil {
+		// The secret goes only when the metadata is known not to be
+		// written; when no answer came, the credential may exist, and a
+		// secret that is truly orphaned is the sweep's.
+		if !errors.Is(err, ErrOutcomeUnknown) {
+			if derr := s.Secrets.DeleteSecret(context.WithoutCancel(ctx), c.ID); derr != nil {
+				s.logger().ErrorContext(ctx, "remove secret after failed create; the orphan sweep will retry",
+					"credentialId", c.ID, "error", derr)
+			}
 		}
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/acme/backup-credentials/shared/backup"
 )
@@ -156,24 +157,37 @@ func visible(it item, id string, orgs []string) (*backup.Credential, error) {
 
 // CreateCredential writes the credential, claims its name and counts it, in
 // one transaction.
-func (st *Store) CreateCredential(ctx context.Context, c *backup.Credential, e backup.HistoryEntry) error {
+func (st *Store) CreateCredential(ctx context.Context, c *backup.Credential, e backup.HistoryEntry, scope string) error {
 	nameItem := nameKey(c.OrganizationID, backup.NameKey(c.Name))
 	nameItem["credentialId"] = s(c.ID)
 	// Items: 0 the credential, 1 its name claim, 2 the organization's count,
-	// 3 the history entry.
+	// 3 the history entry, and with an Idempotency-Key 4 its claim, completed
+	// with the answer by the same write, so a retry after a lost answer
+	// replays it.
+	items := []types.TransactWriteItem{
+		{Put: &types.Put{TableName: st.table, Item: credentialItem(c),
+			ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+		{Put: &types.Put{TableName: st.table, Item: nameItem,
+			ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+		{Update: &types.Update{TableName: st.table, Key: orgKey(c.OrganizationID),
+			UpdateExpression:          aws.String("ADD #credentialCount :one"),
+			ConditionExpression:       aws.String("attribute_not_exists(#credentialCount) OR #credentialCount < :max"),
+			ExpressionAttributeNames:  exprNames([]string{"#credentialCount"}, nil),
+			ExpressionAttributeValues: item{":one": n(1), ":max": n(int64(st.MaxCredentialsPerOrganization))}}},
+		st.historyPut(c.ID, c.OrganizationID, e),
+	}
+	if scope != "" {
+		resp, err := json.Marshal(c)
+		if err != nil {
+			return fmt.Errorf("create credential %s: %w", c.ID, err)
+		}
+		items = append(items, types.TransactWriteItem{Update: &types.Update{TableName: st.table, Key: idempotencyKey(scope),
+			UpdateExpression: aws.String("SET #state = :done, #response = :r"), ConditionExpression: aws.String("#state = :pending"),
+			ExpressionAttributeNames:  exprNames([]string{"#state #response"}, nil),
+			ExpressionAttributeValues: item{":done": s("done"), ":r": s(string(resp)), ":pending": s("pending")}}})
+	}
 	err := st.optimistic(ctx, "create credential "+c.ID, func() error {
-		err := st.transact(ctx,
-			types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: credentialItem(c),
-				ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-			types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: nameItem,
-				ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-			types.TransactWriteItem{Update: &types.Update{TableName: st.table, Key: orgKey(c.OrganizationID),
-				UpdateExpression:          aws.String("ADD #credentialCount :one"),
-				ConditionExpression:       aws.String("attribute_not_exists(#credentialCount) OR #credentialCount < :max"),
-				ExpressionAttributeNames:  exprNames([]string{"#credentialCount"}, nil),
-				ExpressionAttributeValues: item{":one": n(1), ":max": n(int64(st.MaxCredentialsPerOrganization))}}},
-			st.historyPut(c.ID, c.OrganizationID, e),
-		)
+		err := st.transact(ctx, items...)
 		switch {
 		case failedAt(err, 1):
 			return nameTaken(c.Name)
@@ -183,10 +197,30 @@ func (st *Store) CreateCredential(ctx context.Context, c *backup.Credential, e b
 		}
 		return err // a conflict is retried; anything else fails
 	})
-	if err != nil {
-		return failed("create credential "+c.ID, err)
+	if err == nil || !unanswered(err) {
+		if err != nil {
+			return failed("create credential "+c.ID, err)
+		}
+		return nil
 	}
-	return nil
+	// No answer: the write may have committed. A consistent read tells.
+	it, rerr := st.getItem(context.WithoutCancel(ctx), credKey(c.ID), "#id")
+	if rerr == nil && it != nil {
+		return nil
+	}
+	return backup.Unavailable(fmt.Errorf("create credential %s: %w: %w", c.ID, backup.ErrOutcomeUnknown, err))
+}
+
+// unanswered reports whether a call failed without DynamoDB saying it did
+// nothing: no answer in time, a cancelled context, a broken connection, a
+// server error. A cancelled transaction or a refused request (a client
+// fault) did nothing.
+func unanswered(err error) bool {
+	if cancelled(err) != nil || backup.ErrorCode(err) != backup.EInternal {
+		return false
+	}
+	var api smithy.APIError
+	return !errors.As(err, &api) || api.ErrorFault() != smithy.FaultClient
 }
 
 func nameTaken(name string) error {
@@ -830,23 +864,6 @@ func (st *Store) ClaimIdempotencyKey(ctx context.Context, scope, hash string, no
 		}
 	}
 	return rec, nil
-}
-
-// CompleteIdempotencyKey stores the answer of the create that claimed scope.
-func (st *Store) CompleteIdempotencyKey(ctx context.Context, scope string, c *backup.Credential) error {
-	resp, err := json.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("complete idempotency key: %w", err)
-	}
-	_, err = st.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: st.table, Key: idempotencyKey(scope),
-		UpdateExpression:          aws.String("SET #state = :done, #response = :r"),
-		ExpressionAttributeNames:  exprNames([]string{"#state #response"}, nil),
-		ExpressionAttributeValues: item{":done": s("done"), ":r": s(string(resp))},
-	})
-	if err != nil {
-		return failed("complete idempotency key", err)
-	}
-	return nil
 }
 
 // ReleaseIdempotencyKey deletes a claim whose create failed.

@@ -142,7 +142,7 @@ func (w *world) store_(org, endpoint string, keys mototest.Keys) *backup.Credent
 	if c.SecretVersion, err = w.secrets.CreateSecret(ctx, c.ID, org, keys.SecretKey); err != nil {
 		w.t.Fatal(err)
 	}
-	if err := w.store.CreateCredential(ctx, c, backup.HistoryEntry{At: now, By: "t", Action: backup.ActionCreated, Fields: []string{"s3Name"}}); err != nil {
+	if err := w.store.CreateCredential(ctx, c, backup.HistoryEntry{At: now, By: "t", Action: backup.ActionCreated, Fields: []string{"s3Name"}}, ""); err != nil {
 		w.t.Fatal(err)
 	}
 	return c

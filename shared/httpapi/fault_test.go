@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +32,22 @@ type faults struct {
 type fault struct {
 	code  string
 	times int // < 0: always
+	// afterCommit lets the first attempt reach the service and then loses
+	// its answer, as a timeout after the commit does; later attempts get
+	// no answer either.
+	afterCommit bool
+}
+
+// lose makes op's first attempt take effect and every attempt's answer get
+// lost.
+func (f *faults) lose(op string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail == nil {
+		f.fail, f.attempts = map[string]fault{}, map[string]int{}
+	}
+	f.fail[op] = fault{code: "RequestTimeout", times: -1, afterCommit: true}
+	f.attempts[op] = 0
 }
 
 // set makes op ("DynamoDB.GetItem") fail with code, times times (< 0 always).
@@ -40,7 +57,7 @@ func (f *faults) set(op, code string, times int) {
 	if f.fail == nil {
 		f.fail, f.attempts = map[string]fault{}, map[string]int{}
 	}
-	f.fail[op] = fault{code, times}
+	f.fail[op] = fault{code: code, times: times}
 	f.attempts[op] = 0
 }
 
@@ -101,8 +118,15 @@ func (f *faults) Middleware(stack *middleware.Stack) error {
 				fail = ft.times < 0 || f.attempts[op] <= ft.times
 			}
 			f.mu.Unlock()
+			if fail && ft.afterCommit && f.tries(op) == 1 {
+				_, _, _ = next.HandleFinalize(ctx, in) // it happens; its answer does not arrive
+			}
 			if fail {
-				return middleware.FinalizeOutput{}, middleware.Metadata{}, &smithy.GenericAPIError{Code: ft.code, Message: "injected fault"}
+				fault := smithy.FaultServer
+				if strings.HasSuffix(ft.code, "ValidationException") || strings.HasPrefix(ft.code, "AccessDenied") {
+					fault = smithy.FaultClient // refused: DynamoDB did nothing
+				}
+				return middleware.FinalizeOutput{}, middleware.Metadata{}, &smithy.GenericAPIError{Code: ft.code, Message: "injected fault", Fault: fault}
 			}
 			return next.HandleFinalize(ctx, in)
 		}), middleware.After)
@@ -138,9 +162,12 @@ func TestFaultSecretsManagerFailsOnCreate(t *testing.T) {
 	}
 }
 
+// TestFaultMetadataFailsAfterSecret: DynamoDB refuses the metadata write
+// (a definite failure: nothing was written), so the secret just created is
+// removed. (A failure of unknown outcome keeps it: TestFaultCreateOutcomeUnknown.)
 func TestFaultMetadataFailsAfterSecret(t *testing.T) {
 	e := newEnv(t, "moto")
-	e.faults.set("DynamoDB.TransactWriteItems", "InternalServerError", -1)
+	e.faults.set("DynamoDB.TransactWriteItems", "ValidationException", -1)
 	r := e.do(partner, "POST", "/v1/backup-credentials", createBody("org-1", "prod"))
 	if r.status != 503 || r.code() != "unavailable" {
 		t.Fatalf("got %d %s", r.status, r.body)
@@ -197,4 +224,49 @@ func TestFaultThrottling(t *testing.T) {
 	if strings.Contains(string(r.body), "injected") || strings.Contains(string(r.body), "Throughput") {
 		t.Errorf("the cause reached the caller: %s", r.body)
 	}
+}
+
+// TestFaultCreateAnswerLost: the create's transaction commits and its answer
+// is lost. The credential exists, so its secret is kept and the create
+// answers 201 (a read confirms it); a retry with the same Idempotency-Key
+// replays that answer instead of 409 name_taken.
+func TestFaultCreateAnswerLost(t *testing.T) {
+	e := newEnv(t, "moto")
+	body := createBody("org-1", "lost-answer")
+	e.faults.lose("DynamoDB.TransactWriteItems")
+	r := e.do(partner, "POST", "/v1/backup-credentials", body, "Idempotency-Key", "k-lost")
+	e.faults.clear()
+	if r.status != 201 {
+		t.Fatalf("create whose answer was lost: %d %s, want 201 (confirmed by a read)", r.status, r.body)
+	}
+	id := r.json(t)["id"].(string)
+	if names := e.secretNames(t); !slices.Contains(names, id) {
+		t.Errorf("the secret of a credential that exists was removed: %v", names)
+	}
+	again := e.must(201, partner, "POST", "/v1/backup-credentials", body, "Idempotency-Key", "k-lost")
+	if again.json(t)["id"] != id {
+		t.Errorf("the retry answered %s, want the original %s", again.body, id)
+	}
+}
+
+// TestFaultCreateOutcomeUnknown: the answer is lost and the confirming read
+// fails too. The create answers 503, but keeps the secret (the credential
+// does exist) and the Idempotency-Key claim, which the same write
+// completed: a retry replays the original 201.
+func TestFaultCreateOutcomeUnknown(t *testing.T) {
+	e := newEnv(t, "moto")
+	body := createBody("org-1", "unknown-outcome")
+	e.faults.lose("DynamoDB.TransactWriteItems")
+	e.faults.set("DynamoDB.GetItem", "InternalServerError", -1)
+	r := e.do(partner, "POST", "/v1/backup-credentials", body, "Idempotency-Key", "k-unknown")
+	e.faults.clear()
+	if r.status != 503 || r.header.Get("Retry-After") == "" {
+		t.Fatalf("create of unknown outcome: %d %s, want 503 with Retry-After", r.status, r.body)
+	}
+	again := e.must(201, partner, "POST", "/v1/backup-credentials", body, "Idempotency-Key", "k-unknown")
+	id := again.json(t)["id"].(string)
+	if names := e.secretNames(t); !slices.Contains(names, id) {
+		t.Errorf("the secret of a credential that exists was removed: %v", names)
+	}
+	e.must(200, partner, "GET", "/v1/backup-credentials/"+id, nil)
 }
