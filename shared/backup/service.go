@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -74,10 +75,15 @@ type SecretStore interface {
 	// CreateSecret stores the first version of a credential's secret key and
 	// returns its version.
 	CreateSecret(ctx context.Context, id, org, secretKey string) (version string, err error)
-	// PutSecret stores a new version and returns it. Readers ask for the
-	// version the credential's metadata names, so a version whose metadata
-	// write failed is never read.
-	PutSecret(ctx context.Context, id, secretKey string) (version string, err error)
+	// PutSecret stores a new version, pending (not current), and returns
+	// it. token identifies the change: the same token and key store nothing
+	// new, so a retried change does not pile up versions. Readers ask for
+	// the version the credential's metadata names, so a version whose
+	// metadata write failed is never read.
+	PutSecret(ctx context.Context, id, secretKey, token string) (version string, err error)
+	// PromoteSecret makes version the current one (and the one current
+	// before it the previous), once the metadata names it.
+	PromoteSecret(ctx context.Context, id, version string) error
 	// GetSecret returns one version of a secret key, or ENotFound.
 	GetSecret(ctx context.Context, id, version string) (string, error)
 	// DeleteSecret deletes a credential's secret at once, without recovery.
@@ -437,7 +443,7 @@ func (s *Service) update(ctx context.Context, caller Caller, id string, in Patch
 		}
 	}
 	if in.SecretKey != nil {
-		if c.SecretVersion, err = s.Secrets.PutSecret(ctx, id, *in.SecretKey); err != nil {
+		if c.SecretVersion, err = s.Secrets.PutSecret(ctx, id, *in.SecretKey, secretToken(old, *in.SecretKey)); err != nil {
 			return nil, Unavailable(fmt.Errorf("put secret of %s: %w", id, err))
 		}
 	}
@@ -445,9 +451,25 @@ func (s *Service) update(ctx context.Context, caller Caller, id string, in Patch
 	c.Version = old.Version + 1
 	c.LastModified, c.LastModifiedBy = e.At, e.By
 	if err := s.Store.UpdateCredential(ctx, old, &c, e); err != nil {
-		return nil, err
+		return nil, err // the new version stays pending; the current one is what the metadata names
+	}
+	if in.SecretKey != nil {
+		// The metadata names the new version: make it the current one. If
+		// this fails, reads are still right (they ask for the version the
+		// metadata names); the label follows at the next key change.
+		if err := s.Secrets.PromoteSecret(context.WithoutCancel(ctx), id, c.SecretVersion); err != nil {
+			s.logger().ErrorContext(ctx, "make the new secret version current", "credentialId", id, "error", err)
+		}
 	}
 	return &c, nil
+}
+
+// secretToken names a key change: the credential, the version it changes
+// from, and the new key, hashed, so a retry of the same change stores no new
+// version and a different change never reuses one.
+func secretToken(old *Credential, secretKey string) string {
+	h := sha256.Sum256([]byte("bc-secret\x00" + old.ID + "\x00" + strconv.FormatInt(old.Version, 10) + "\x00" + old.SecretVersion + "\x00" + secretKey))
+	return hex.EncodeToString(h[:16])
 }
 
 // Delete deletes an unlocked credential without projects, metadata first,

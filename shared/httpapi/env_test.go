@@ -156,9 +156,15 @@ func (c *countingSecrets) CreateSecret(ctx context.Context, id, org, key string)
 	return c.SecretStore.CreateSecret(ctx, id, org, key)
 }
 
-func (c *countingSecrets) PutSecret(ctx context.Context, id, key string) (string, error) {
+func (c *countingSecrets) PutSecret(ctx context.Context, id, key, token string) (string, error) {
 	c.calls.Add("Secrets Manager.PutSecretValue")
-	return c.SecretStore.PutSecret(ctx, id, key)
+	return c.SecretStore.PutSecret(ctx, id, key, token)
+}
+
+func (c *countingSecrets) PromoteSecret(ctx context.Context, id, version string) error {
+	c.calls.Add("Secrets Manager.DescribeSecret")
+	c.calls.Add("Secrets Manager.UpdateSecretVersionStage")
+	return c.SecretStore.PromoteSecret(ctx, id, version)
 }
 
 func (c *countingSecrets) GetSecret(ctx context.Context, id, v string) (string, error) {

@@ -12,6 +12,7 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
@@ -269,4 +270,84 @@ func TestFaultCreateOutcomeUnknown(t *testing.T) {
 		t.Errorf("the secret of a credential that exists was removed: %v", names)
 	}
 	e.must(200, partner, "GET", "/v1/backup-credentials/"+id, nil)
+}
+
+// stages returns which version of a credential's secret holds AWSCURRENT
+// and AWSPREVIOUS, and how many versions it has.
+func (e *env) stages(t *testing.T, id string) (current, previous string, versions int) {
+	t.Helper()
+	out, err := secretsmanager.NewFromConfig(moto.Config()).DescribeSecret(context.Background(),
+		&secretsmanager.DescribeSecretInput{SecretId: aws.String(e.secrets.(*secrets.Store).Name(id))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v, st := range out.VersionIdsToStages {
+		if slices.Contains(st, "AWSCURRENT") {
+			current = v
+		}
+		if slices.Contains(st, "AWSPREVIOUS") {
+			previous = v
+		}
+	}
+	return current, previous, len(out.VersionIdsToStages)
+}
+
+// metadataVersion is the secret version the credential's metadata names.
+func (e *env) metadataVersion(t *testing.T, id string) string {
+	t.Helper()
+	c, err := e.store.GetCredential(context.Background(), id, []string{"org-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.SecretVersion
+}
+
+// TestKeyChangeStagingLabels walks every failure point of a key change on
+// moto: AWSCURRENT is the version the metadata names after each, and a
+// retried change stores no second version.
+func TestKeyChangeStagingLabels(t *testing.T) {
+	e := newEnv(t, "moto")
+	id := e.create("org-1", "rotating")
+	path := "/v1/backup-credentials/" + id
+	first := e.metadataVersion(t, id)
+
+	// Secrets Manager fails: nothing changes.
+	e.faults.set("Secrets Manager.PutSecretValue", "InternalServiceError", -1)
+	e.must(503, partner, "PATCH", path, map[string]any{"s3SecretKey": newSecret()})
+	e.faults.clear()
+	if cur, _, _ := e.stages(t, id); cur != first || e.metadataVersion(t, id) != first {
+		t.Errorf("after a failed put: current %s, metadata %s, want both %s", cur, e.metadataVersion(t, id), first)
+	}
+
+	// The metadata write fails after the new version is stored: it stays
+	// pending; the retry of the same change reuses it.
+	change := map[string]any{"s3SecretKey": newSecret()}
+	e.faults.set("DynamoDB.TransactWriteItems", "ValidationException", -1)
+	e.must(503, partner, "PATCH", path, change)
+	e.faults.clear()
+	cur, _, versions := e.stages(t, id)
+	if cur != first || e.metadataVersion(t, id) != first {
+		t.Errorf("after a failed metadata write: current %s, want %s", cur, first)
+	}
+	e.must(200, partner, "PATCH", path, change)
+	second := e.metadataVersion(t, id)
+	cur, prev, after := e.stages(t, id)
+	if cur != second || prev != first || second == first {
+		t.Errorf("after the retry: current %s previous %s, want %s and %s", cur, prev, second, first)
+	}
+	if after != versions {
+		t.Errorf("the retried change stored another version: %d versions, then %d", versions, after)
+	}
+
+	// Moving the label fails after the metadata names the new version: the
+	// change stands (reads ask for the version by ID), and the next key
+	// change moves the label to the version the metadata names.
+	e.faults.set("Secrets Manager.UpdateSecretVersionStage", "InternalServiceError", -1)
+	e.must(200, partner, "PATCH", path, map[string]any{"s3SecretKey": newSecret()})
+	e.faults.clear()
+	e.must(200, partner, "PATCH", path, map[string]any{"s3SecretKey": newSecret()})
+	if cur, _, _ := e.stages(t, id); cur != e.metadataVersion(t, id) {
+		t.Errorf("current %s, metadata %s", cur, e.metadataVersion(t, id))
+	}
+	e.must(200, partner, "POST", path+"/check", nil)
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"sync"
 	"time"
 
@@ -49,16 +50,28 @@ func (m *SecretStore) CreateSecret(_ context.Context, id, _, secretKey string) (
 }
 
 // PutSecret stores a new version of a secret.
-func (m *SecretStore) PutSecret(_ context.Context, id, secretKey string) (string, error) {
+func (m *SecretStore) PutSecret(_ context.Context, id, secretKey, token string) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.versions[id]; !ok {
 		return "", backup.Errorf(backup.ENotFound, "The secret of credential %s is missing.", id)
 	}
-	v := version()
-	m.versions[id][v] = secretKey
-	m.current[id] = v
-	return v, nil
+	if old, ok := m.versions[id][token]; ok && old != secretKey {
+		return "", fmt.Errorf("put secret %s: version %s exists with another value", id, token)
+	}
+	m.versions[id][token] = secretKey // pending until promoted
+	return token, nil
+}
+
+// PromoteSecret makes version the current one.
+func (m *SecretStore) PromoteSecret(_ context.Context, id, version string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.versions[id][version]; !ok {
+		return backup.Errorf(backup.ENotFound, "The secret of credential %s has no version %s.", id, version)
+	}
+	m.current[id] = version
+	return nil
 }
 
 // GetSecret returns a version of a secret, the current one when version is

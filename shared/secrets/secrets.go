@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,6 +26,8 @@ type API interface {
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 	DeleteSecret(ctx context.Context, in *secretsmanager.DeleteSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DeleteSecretOutput, error)
 	ListSecrets(ctx context.Context, in *secretsmanager.ListSecretsInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error)
+	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+	UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
 }
 
 // Store keeps secret keys in Secrets Manager.
@@ -77,17 +80,46 @@ func (st *Store) CreateSecret(ctx context.Context, id, org, secretKey string) (s
 	return aws.ToString(out.VersionId), nil
 }
 
-// PutSecret stores a new version of a credential's secret.
-func (st *Store) PutSecret(ctx context.Context, id, secretKey string) (string, error) {
+// PutSecret stores a new version of a credential's secret under the
+// AWSPENDING label: AWSCURRENT stays on the version the metadata names until
+// PromoteSecret moves it. token is the version's ID (Secrets Manager's
+// ClientRequestToken): the same token with the same key is the same version.
+func (st *Store) PutSecret(ctx context.Context, id, secretKey, token string) (string, error) {
 	out, err := st.api.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
 		SecretId:           aws.String(st.Name(id)),
-		ClientRequestToken: aws.String(newVersion()),
+		ClientRequestToken: aws.String(token),
 		SecretString:       aws.String(secretKey),
+		VersionStages:      []string{"AWSPENDING"},
 	})
 	if err != nil {
 		return "", fmt.Errorf("put secret %s: %w", id, err)
 	}
 	return aws.ToString(out.VersionId), nil
+}
+
+// PromoteSecret moves AWSCURRENT to version, from whichever version has it
+// (Secrets Manager then labels that one AWSPREVIOUS).
+func (st *Store) PromoteSecret(ctx context.Context, id, version string) error {
+	desc, err := st.api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(st.Name(id))})
+	if err != nil {
+		return fmt.Errorf("promote secret %s: %w", id, err)
+	}
+	current := ""
+	for v, stages := range desc.VersionIdsToStages {
+		if slices.Contains(stages, "AWSCURRENT") {
+			current = v
+		}
+	}
+	if current == version {
+		return nil
+	}
+	if _, err := st.api.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId: aws.String(st.Name(id)), VersionStage: aws.String("AWSCURRENT"),
+		MoveToVersionId: aws.String(version), RemoveFromVersionId: aws.String(current),
+	}); err != nil {
+		return fmt.Errorf("promote secret %s: %w", id, err)
+	}
+	return nil
 }
 
 // GetSecret reads one version of a credential's secret, the current one when
