@@ -1,0 +1,107 @@
+package dynamo
+
+import (
+	"context"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/acme/backup-credentials/shared/backup"
+)
+
+// Listing credentials and summarizing organizations.
+
+// ListCredentials queries the byOrg index once per organization it visits.
+func (st *Store) ListCredentials(ctx context.Context, q backup.ListQuery) (*backup.ListPage, error) {
+	page := &backup.ListPage{Items: []*backup.Credential{}}
+	queries := 0
+	for oi, org := range q.Organizations {
+		after := ""
+		if q.After != nil && q.After.Org == org {
+			after = q.After.Key
+		}
+		for {
+			if queries == st.ListPages {
+				// Enough read for one request: go on from here next time.
+				page.Next = &backup.Position{Org: org, Key: after}
+				return page, nil
+			}
+			queries++
+			want := q.Limit - len(page.Items)
+			in := &dynamodb.QueryInput{TableName: st.table, IndexName: aws.String(indexByOrg),
+				ProjectionExpression:      aws.String(listProjection + ", #" + attrGSI1SK),
+				ExpressionAttributeValues: item{":pk": s("ORG#" + org)}}
+			cond := "#" + attrGSI1PK + " = :pk"
+			if after != "" {
+				cond += " AND #" + attrGSI1SK + " > :after"
+				in.ExpressionAttributeValues[":after"] = s(after)
+			}
+			in.KeyConditionExpression = aws.String(cond)
+			exprs := []string{listProjection, "#" + attrGSI1SK, cond}
+			if q.Search != "" {
+				in.FilterExpression = aws.String("contains(#searchText, :q)")
+				in.ExpressionAttributeValues[":q"] = s(q.Search)
+				exprs = append(exprs, "#searchText")
+			} else {
+				in.Limit = aws.Int32(int32(want + 1))
+			}
+			in.ExpressionAttributeNames = exprNames(exprs, nil)
+			out, err := st.api.Query(ctx, in)
+			if err != nil {
+				return nil, failed("list credentials of "+org, err)
+			}
+			for _, it := range out.Items {
+				if len(page.Items) == q.Limit {
+					page.Next = &backup.Position{Org: org, Key: after}
+					return page, nil
+				}
+				c, err := credentialFrom(it)
+				if err != nil {
+					return nil, err
+				}
+				page.Items = append(page.Items, c)
+				after = getS(it, attrGSI1SK)
+			}
+			if out.LastEvaluatedKey == nil {
+				break
+			}
+			if len(page.Items) == q.Limit {
+				page.Next = &backup.Position{Org: org, Key: after}
+				return page, nil
+			}
+			// DynamoDB stopped at its 1 MB page; what it read past the last
+			// item returned did not match, so go on from where it stopped.
+			after = getS(out.LastEvaluatedKey, attrGSI1SK)
+		}
+		if len(page.Items) == q.Limit && oi < len(q.Organizations)-1 {
+			page.Next = &backup.Position{Org: org, Key: after}
+			return page, nil
+		}
+	}
+	return page, nil
+}
+
+// Organizations reads the organizations' items in one batch per hundred.
+func (st *Store) Organizations(ctx context.Context, orgs []string) ([]backup.Organization, error) {
+	keys := make([]item, len(orgs))
+	for i, o := range orgs {
+		keys[i] = orgKey(o)
+	}
+	byID := map[string]item{}
+	if err := st.batchGet(ctx, keys, false, "", func(it item) {
+		byID[strings.TrimPrefix(getS(it, attrPK), "ORG#")] = it
+	}); err != nil {
+		return nil, failed("read organizations", err)
+	}
+	out := make([]backup.Organization, 0, len(orgs))
+	for _, o := range orgs {
+		it := byID[o]
+		org := backup.Organization{ID: o, CredentialCount: int(getN(it, "credentialCount"))}
+		if d := getS(it, "defaultCredentialId"); d != "" {
+			org.DefaultCredentialID = &d
+		}
+		out = append(out, org)
+	}
+	return out, nil
+}
