@@ -19,6 +19,20 @@ import (
 
 const root = "../.."
 
+// readTemplate decodes template.yaml into doc. CloudFormation's short tags
+// (!Ref, !GetAtt, !If) are plain YAML tags: they decode as the values they
+// tag.
+func readTemplate(t *testing.T, doc any) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, doc); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // templateFunctions reads template.yaml: each function's logical ID and its
 // HTTP route ("" for the health check).
 func templateFunctions(t *testing.T) map[string]string {
@@ -195,10 +209,6 @@ func TestLambdasLinkNoLocalCode(t *testing.T) {
 // every function has a reserved-concurrency setting, both parameters, so one
 // tenant cannot exhaust the account's Lambda concurrency.
 func TestTemplateBoundsCost(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var doc struct {
 		Parameters map[string]any `yaml:"Parameters"`
 		Globals    struct {
@@ -209,11 +219,7 @@ func TestTemplateBoundsCost(t *testing.T) {
 			Properties map[string]any `yaml:"Properties"`
 		} `yaml:"Resources"`
 	}
-	// CloudFormation's short tags (!Ref, !If) are plain YAML tags: decode them
-	// as the values they tag.
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
+	readTemplate(t, &doc)
 	for _, p := range []string{"ApiThrottlingRateLimit", "ApiThrottlingBurstLimit", "ApiReservedConcurrency"} {
 		if _, ok := doc.Parameters[p]; !ok {
 			t.Errorf("template parameter %s is missing", p)
@@ -240,10 +246,6 @@ func TestTemplateBoundsCost(t *testing.T) {
 // check may read secrets, no statement of the key policy names every
 // principal, and the account cannot grant the key's use through IAM.
 func TestWhoReadsSecrets(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	type statement struct {
 		Sid       string `yaml:"Sid"`
 		Principal any    `yaml:"Principal"`
@@ -262,9 +264,7 @@ func TestWhoReadsSecrets(t *testing.T) {
 			} `yaml:"Properties"`
 		} `yaml:"Resources"`
 	}
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
+	readTemplate(t, &doc)
 	var list func(v any) []string
 	list = func(v any) []string {
 		switch v := v.(type) {
@@ -360,10 +360,6 @@ func TestWhoReadsSecrets(t *testing.T) {
 // fail every list in AWS, which checks projections as the emulators do
 // not), and never the secret's version.
 func TestIndexProjectsWhatListShows(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var doc struct {
 		Resources struct {
 			Table struct {
@@ -379,9 +375,7 @@ func TestIndexProjectsWhatListShows(t *testing.T) {
 			} `yaml:"Table"`
 		} `yaml:"Resources"`
 	}
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
+	readTemplate(t, &doc)
 	idx := doc.Resources.Table.Properties.GlobalSecondaryIndexes
 	if len(idx) != 1 || idx[0].Projection.ProjectionType != "INCLUDE" {
 		t.Fatalf("indexes = %+v, want one INCLUDE index", idx)
