@@ -150,6 +150,9 @@ func (st *Store) UpdateCredential(ctx context.Context, old, c *backup.Credential
 	}
 	slices.Sort(sets)
 	update := "SET " + strings.Join(sets, ", ")
+	if c.CACertificate == nil {
+		update += " REMOVE #s3CaCertificate"
+	}
 	cond := "attribute_exists(PK) AND #version = :v AND #isLocked = :false"
 	items := []types.TransactWriteItem{{Update: &types.Update{TableName: st.table, Key: credKey(c.ID),
 		UpdateExpression: aws.String(update), ConditionExpression: aws.String(cond),
@@ -225,11 +228,9 @@ func (st *Store) DeleteCredential(ctx context.Context, id string, orgs []string)
 		}
 		orgUpdate, orgCond, orgValues := "SET #credentialCount = #credentialCount + :minus", "", item{":minus": n(-1)}
 		if c.IsDefault {
-			// An empty string, not REMOVE: top-level REMOVE is lost by the
-			// in-process emulator, and "" reads as "no default" everywhere.
-			orgUpdate += ", #defaultCredentialId = :none"
+			orgUpdate += " REMOVE #defaultCredentialId"
 			orgCond = "#defaultCredentialId = :id"
-			orgValues[":id"], orgValues[":none"] = s(id), s("")
+			orgValues[":id"] = s(id)
 		}
 		orgItem := &types.Update{TableName: st.table, Key: orgKey(c.OrganizationID), UpdateExpression: aws.String(orgUpdate),
 			ExpressionAttributeNames: exprNames([]string{orgUpdate}, nil), ExpressionAttributeValues: orgValues}

@@ -35,6 +35,7 @@ func (st *Store) MakeDefault(ctx context.Context, id string, orgs []string, e ba
 		prev := getS(orgItems["ORG#"+c.OrganizationID], "defaultCredentialId")
 		values := changeValues(e, item{":v": n(c.Version), ":true": b(true)})
 		credUpdate := "SET #isDefault = :true, " + changeExpr
+		// No default: the attribute is absent ("" in items written before).
 		orgCond, orgValues := "attribute_not_exists(#defaultCredentialId) OR #defaultCredentialId = :none", item{":id": s(id), ":none": s("")}
 		if prev != "" {
 			orgCond, orgValues = "#defaultCredentialId = :prev", item{":id": s(id), ":prev": s(prev)}

@@ -22,10 +22,6 @@ const (
 	attrExpiresAt = "expiresAt"
 	indexByOrg    = "byOrgList"
 	sortSep       = "\x01"
-	// projectsSentinel keeps the projects map from ever being empty: the
-	// in-process emulator's transaction rollback turns empty maps and lists
-	// into typeless values. No project ID can be "$".
-	projectsSentinel = "$"
 )
 
 type item = map[string]types.AttributeValue
@@ -66,7 +62,7 @@ func healthItem(h backup.Health) types.AttributeValue {
 
 // credentialItem is the whole item of a new credential.
 func credentialItem(c *backup.Credential) item {
-	projects := item{projectsSentinel: s("")}
+	projects := item{}
 	for _, p := range c.Projects {
 		projects[p.ID] = s(p.Name)
 	}
@@ -101,9 +97,6 @@ func mutableAttrs(c *backup.Credential) item {
 		attrGSI1SK:       s(sortKey(c)),
 		"searchText":     s(searchText(c)),
 	}
-	// No CA is stored as "", which no valid bundle is, rather than removed:
-	// the in-process emulator loses top-level REMOVE and NULL.
-	it["s3CaCertificate"] = s("")
 	if c.CACertificate != nil {
 		it["s3CaCertificate"] = s(*c.CACertificate)
 	}
@@ -179,7 +172,9 @@ func credentialFrom(it item) (*backup.Credential, error) {
 		c.CACertificate = &ca
 	}
 	for id, v := range getMap(it, "projects") {
-		if name, ok := v.(*types.AttributeValueMemberS); ok && id != projectsSentinel {
+		// "$" was the never-empty entry of an emulator workaround in items
+		// written before; no project ID can be it.
+		if name, ok := v.(*types.AttributeValueMemberS); ok && id != "$" {
 			c.Projects = append(c.Projects, backup.Project{ID: id, Name: name.Value})
 		}
 	}

@@ -154,3 +154,41 @@ func TestTenThousandChanges(t *testing.T) {
 	e.must(204, long, "DELETE", path, nil)
 	e.must(404, long, "GET", path+"/history", nil)
 }
+
+// TestStoredSchemaHasNoWorkarounds reads the items as stored: an empty
+// projects map is empty (no never-empty entry), no CA is no attribute, and
+// an organization without a default has no default attribute (not "").
+// Whatever the in-process emulator needs stays in its adapter.
+func TestStoredSchemaHasNoWorkarounds(t *testing.T) {
+	forBackends(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		raw := func(pk, sk string) map[string]types.AttributeValue {
+			out, err := e.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.table), ConsistentRead: aws.Bool(true),
+				Key: map[string]types.AttributeValue{"PK": sv(pk), "SK": sv(sk)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out.Item
+		}
+		id := e.create("org-1", "plain")
+		path := "/v1/backup-credentials/" + id
+		e.must(200, partner, "PUT", path+"/projects/p-1", map[string]any{"name": "shop"})
+		e.must(204, partner, "DELETE", path+"/projects/p-1", nil)
+		e.must(200, partner, "PATCH", path, map[string]any{"s3CaCertificate": testCA, "s3SecretKey": newSecret()})
+		e.must(200, partner, "PATCH", path, map[string]any{"s3CaCertificate": nil, "s3SecretKey": newSecret()})
+		it := raw("CRED#"+id, "CRED")
+		if m, ok := it["projects"].(*types.AttributeValueMemberM); !ok || len(m.Value) != 0 {
+			t.Errorf("projects stored as %#v, want an empty map", it["projects"])
+		}
+		if v, ok := it["s3CaCertificate"]; ok {
+			t.Errorf("no CA stored as %#v, want no attribute", v)
+		}
+		e.must(200, partner, "POST", path+"/make-default", nil)
+		e.must(204, partner, "DELETE", path, nil)
+		if v, ok := raw("ORG#org-1", "ORG")["defaultCredentialId"]; ok {
+			t.Errorf("no default stored as %#v, want no attribute", v)
+		}
+		e.create("org-1", "next") // and the organization still works
+		e.must(200, partner, "POST", "/v1/backup-credentials/"+e.create("org-1", "third")+"/make-default", nil)
+	})
+}

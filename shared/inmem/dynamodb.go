@@ -24,14 +24,19 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // DynamoDB returns a DynamoDB client on an in-process emulator (minidyn)
 // that holds the table, created, so the same store code runs with nothing
-// else started.
+// else started. Where minidyn departs from DynamoDB in ways the store meets,
+// the client's middleware makes up for it (quirks.go), so the store never
+// bends its schema to the emulator.
 func DynamoDB(ctx context.Context, table string) (*dynamodb.Client, error) {
-	client := dynamodb.New(dynamodb.Options{
+	opts := dynamodb.Options{
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
 		BaseEndpoint: aws.String("http://minidyn.local"),
 		HTTPClient:   &http.Client{Transport: handlerTransport{miniserver.NewServer()}},
-	})
+	}
+	q := &quirks{raw: dynamodb.New(opts)}
+	opts.APIOptions = append(opts.APIOptions, q.middleware)
+	client := dynamodb.New(opts)
 	if err := dynamo.CreateTable(ctx, client, table); err != nil {
 		return nil, err
 	}
