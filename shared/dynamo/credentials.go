@@ -6,9 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
@@ -21,7 +20,7 @@ import (
 
 // GetCredential returns a credential of one of orgs, or ENotFound.
 func (st *Store) GetCredential(ctx context.Context, id string, orgs []string) (*backup.Credential, error) {
-	it, err := st.getItem(ctx, credKey(id), projection)
+	it, err := st.getItem(ctx, credKey(id), credentialAttributes...)
 	if err != nil {
 		return nil, failed("get credential "+id, err)
 	}
@@ -45,16 +44,13 @@ func (st *Store) CreateCredential(ctx context.Context, c *backup.Credential, e b
 	// 3 the history entry, and with an Idempotency-Key 4 its claim, completed
 	// with the answer by the same write, so a retry after a lost answer
 	// replays it.
+	count := expression.Name("credentialCount")
 	items := []types.TransactWriteItem{
-		{Put: &types.Put{TableName: st.table, Item: credentialItem(c),
-			ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-		{Put: &types.Put{TableName: st.table, Item: nameItem,
-			ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-		{Update: &types.Update{TableName: st.table, Key: orgKey(c.OrganizationID),
-			UpdateExpression:          aws.String("ADD #credentialCount :one"),
-			ConditionExpression:       aws.String("attribute_not_exists(#credentialCount) OR #credentialCount < :max"),
-			ExpressionAttributeNames:  exprNames([]string{"#credentialCount"}, nil),
-			ExpressionAttributeValues: item{":one": n(1), ":max": n(int64(st.MaxCredentialsPerOrganization))}}},
+		st.put(credentialItem(c), absent),
+		st.put(nameItem, absent),
+		st.update(orgKey(c.OrganizationID), build(expression.NewBuilder().
+			WithUpdate(expression.Add(count, expression.Value(1))).
+			WithCondition(expression.Or(count.AttributeNotExists(), count.LessThan(expression.Value(st.MaxCredentialsPerOrganization)))))),
 		st.historyPut(c.ID, c.OrganizationID, e),
 	}
 	if scope != "" {
@@ -62,10 +58,10 @@ func (st *Store) CreateCredential(ctx context.Context, c *backup.Credential, e b
 		if err != nil {
 			return fmt.Errorf("create credential %s: %w", c.ID, err)
 		}
-		items = append(items, types.TransactWriteItem{Update: &types.Update{TableName: st.table, Key: idempotencyKey(scope),
-			UpdateExpression: aws.String("SET #state = :done, #response = :r"), ConditionExpression: aws.String("#state = :pending"),
-			ExpressionAttributeNames:  exprNames([]string{"#state #response"}, nil),
-			ExpressionAttributeValues: item{":done": s("done"), ":r": s(string(resp)), ":pending": s("pending")}}})
+		items = append(items, st.update(idempotencyKey(scope), build(expression.NewBuilder().
+			WithUpdate(expression.Set(expression.Name("state"), expression.Value("done")).
+				Set(expression.Name("response"), expression.Value(string(resp)))).
+			WithCondition(expression.Name("state").Equal(expression.Value("pending"))))))
 	}
 	err := st.optimistic(ctx, "create credential "+c.ID, func() error {
 		err := st.transact(ctx, items...)
@@ -85,7 +81,7 @@ func (st *Store) CreateCredential(ctx context.Context, c *backup.Credential, e b
 		return nil
 	}
 	// No answer: the write may have committed. A consistent read tells.
-	it, rerr := st.getItem(context.WithoutCancel(ctx), credKey(c.ID), "#id")
+	it, rerr := st.getItem(context.WithoutCancel(ctx), credKey(c.ID), "id")
 	if rerr == nil && it != nil {
 		return nil
 	}
@@ -102,6 +98,12 @@ func unanswered(err error) bool {
 	}
 	var api smithy.APIError
 	return !errors.As(err, &api) || api.ErrorFault() != smithy.FaultClient
+}
+
+// claimedBy is the condition that a name claim (or a project's pointer) is
+// the credential's.
+func claimedBy(id string) expression.ConditionBuilder {
+	return expression.Name("credentialId").Equal(expression.Value(id))
 }
 
 func nameTaken(name string) error {
@@ -122,12 +124,10 @@ func (st *Store) SetLocked(ctx context.Context, id string, orgs []string, locked
 		case !c.IsLocked && !locked:
 			return backup.Errorf(backup.EAlreadyUnlocked, "The credential is not locked.")
 		}
-		values := changeValues(e, item{":locked": b(locked), ":v": n(c.Version)})
-		update := "SET #isLocked = :locked, " + changeExpr
 		if err := st.transact(ctx,
-			types.TransactWriteItem{Update: &types.Update{TableName: st.table, Key: credKey(id),
-				UpdateExpression: aws.String(update), ConditionExpression: aws.String("#version = :v"),
-				ExpressionAttributeNames: exprNames([]string{update, "#version"}, nil), ExpressionAttributeValues: values}},
+			st.update(credKey(id), build(expression.NewBuilder().
+				WithUpdate(change(expression.Set(expression.Name("isLocked"), expression.Value(locked)), e)).
+				WithCondition(atVersion(c.Version)))),
 			st.historyPut(id, c.OrganizationID, e),
 		); err != nil {
 			return err
@@ -142,32 +142,24 @@ func (st *Store) SetLocked(ctx context.Context, id string, orgs []string, locked
 // UpdateCredential replaces a credential's mutable attributes, moving its
 // name claim when the name changes, in one transaction.
 func (st *Store) UpdateCredential(ctx context.Context, old, c *backup.Credential, e backup.HistoryEntry) error {
-	values := item{":v": n(old.Version), ":false": b(false)}
-	var sets []string
+	var set expression.UpdateBuilder
 	for k, v := range mutableAttrs(c) {
-		sets = append(sets, "#"+k+" = :"+k)
-		values[":"+k] = v
+		set = set.Set(expression.Name(k), expression.Value(v))
 	}
-	slices.Sort(sets)
-	update := "SET " + strings.Join(sets, ", ")
 	if c.CACertificate == nil {
-		update += " REMOVE #s3CaCertificate"
+		set = set.Remove(expression.Name("s3CaCertificate"))
 	}
-	cond := "attribute_exists(PK) AND #version = :v AND #isLocked = :false"
-	items := []types.TransactWriteItem{{Update: &types.Update{TableName: st.table, Key: credKey(c.ID),
-		UpdateExpression: aws.String(update), ConditionExpression: aws.String(cond),
-		ExpressionAttributeNames: exprNames([]string{update, cond}, nil), ExpressionAttributeValues: values}},
-		st.historyPut(c.ID, c.OrganizationID, e)}
+	items := []types.TransactWriteItem{
+		st.update(credKey(c.ID), build(expression.NewBuilder().WithUpdate(set).WithCondition(expression.And(
+			expression.AttributeExists(expression.Name(attrPK)), atVersion(old.Version),
+			expression.Name("isLocked").Equal(expression.Value(false)))))),
+		st.historyPut(c.ID, c.OrganizationID, e),
+	}
 	oldKey, newKey := backup.NameKey(old.Name), backup.NameKey(c.Name)
 	if oldKey != newKey {
 		ni := nameKey(c.OrganizationID, newKey)
 		ni["credentialId"] = s(c.ID)
-		items = append(items,
-			types.TransactWriteItem{Delete: &types.Delete{TableName: st.table, Key: nameKey(c.OrganizationID, oldKey),
-				ConditionExpression: aws.String("#credentialId = :id"), ExpressionAttributeNames: exprNames([]string{"#credentialId"}, nil),
-				ExpressionAttributeValues: item{":id": s(c.ID)}}},
-			types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: ni,
-				ConditionExpression: aws.String("attribute_not_exists(PK)")}})
+		items = append(items, st.del(nameKey(c.OrganizationID, oldKey), claimedBy(c.ID)), st.put(ni, absent))
 	}
 	// Items: 0 the credential, 1 the history entry, and on a rename 2 the
 	// old name claim and 3 the new one.
@@ -194,7 +186,7 @@ func (st *Store) UpdateCredential(ctx context.Context, old, c *backup.Credential
 		return failed("update "+c.ID, err)
 	}
 	// The credential's condition failed: learn which from it as it is now.
-	now, gerr := st.getItem(ctx, credKey(c.ID), projection)
+	now, gerr := st.getItem(ctx, credKey(c.ID), "isLocked", "version")
 	switch {
 	case gerr != nil:
 		return failed("update "+c.ID, gerr)
@@ -213,7 +205,7 @@ func (st *Store) UpdateCredential(ctx context.Context, old, c *backup.Credential
 func (st *Store) DeleteCredential(ctx context.Context, id string, orgs []string) (*backup.Credential, error) {
 	var result *backup.Credential
 	err := st.optimistic(ctx, "delete "+id, func() error {
-		it, err := st.getItem(ctx, credKey(id), projection+", #projectCount")
+		it, err := st.getItem(ctx, credKey(id), credentialAttributes...)
 		if err != nil {
 			return failed("delete "+id, err)
 		}
@@ -226,26 +218,18 @@ func (st *Store) DeleteCredential(ctx context.Context, id string, orgs []string)
 		case getN(it, "projectCount") > 0 || len(c.Projects) > 0:
 			return backup.Errorf(backup.EInUse, "The credential is used by %d project(s); move or dissociate them first.", len(c.Projects))
 		}
-		orgUpdate, orgCond, orgValues := "SET #credentialCount = #credentialCount + :minus", "", item{":minus": n(-1)}
+		count := expression.Name("credentialCount")
+		org := expression.NewBuilder().WithUpdate(expression.Set(count, count.Minus(expression.Value(1))))
 		if c.IsDefault {
-			orgUpdate += " REMOVE #defaultCredentialId"
-			orgCond = "#defaultCredentialId = :id"
-			orgValues[":id"] = s(id)
-		}
-		orgItem := &types.Update{TableName: st.table, Key: orgKey(c.OrganizationID), UpdateExpression: aws.String(orgUpdate),
-			ExpressionAttributeNames: exprNames([]string{orgUpdate}, nil), ExpressionAttributeValues: orgValues}
-		if orgCond != "" {
-			orgItem.ConditionExpression = aws.String(orgCond)
+			def := expression.Name("defaultCredentialId")
+			org = expression.NewBuilder().WithUpdate(expression.Set(count, count.Minus(expression.Value(1))).Remove(def)).
+				WithCondition(def.Equal(expression.Value(id)))
 		}
 		err = st.transact(ctx,
-			types.TransactWriteItem{Delete: &types.Delete{TableName: st.table, Key: credKey(id),
-				ConditionExpression:       aws.String("#version = :v AND #isLocked = :false AND #projectCount = :zero"),
-				ExpressionAttributeNames:  exprNames([]string{"#version #isLocked #projectCount"}, nil),
-				ExpressionAttributeValues: item{":v": n(c.Version), ":false": b(false), ":zero": n(0)}}},
-			types.TransactWriteItem{Delete: &types.Delete{TableName: st.table, Key: nameKey(c.OrganizationID, backup.NameKey(c.Name)),
-				ConditionExpression: aws.String("#credentialId = :id"), ExpressionAttributeNames: exprNames([]string{"#credentialId"}, nil),
-				ExpressionAttributeValues: item{":id": s(id)}}},
-			types.TransactWriteItem{Update: orgItem},
+			st.del(credKey(id), expression.And(atVersion(c.Version), expression.Name("isLocked").Equal(expression.Value(false)),
+				expression.Name("projectCount").Equal(expression.Value(0)))),
+			st.del(nameKey(c.OrganizationID, backup.NameKey(c.Name)), claimedBy(id)),
+			st.update(orgKey(c.OrganizationID), build(org)),
 		)
 		if err != nil {
 			return err
@@ -262,24 +246,27 @@ func (st *Store) DeleteCredential(ctx context.Context, id string, orgs []string)
 // replaced keys is dropped).
 func (st *Store) RecordHealth(ctx context.Context, checked *backup.Credential, h backup.Health) (*backup.Credential, error) {
 	id := checked.ID
-	values := item{":h": healthItem(h), ":sv": s(checked.SecretVersion), ":ak": s(checked.AccessKeyID),
-		":ep": s(checked.Endpoint), ":rg": s(checked.Region)}
-	cond := "attribute_exists(PK) AND #secretVersion = :sv AND #s3AccessKeyId = :ak AND #s3Endpoint = :ep AND #s3Region = :rg"
+	cond := expression.And(expression.AttributeExists(expression.Name(attrPK)),
+		expression.Name("secretVersion").Equal(expression.Value(checked.SecretVersion)),
+		expression.Name("s3AccessKeyId").Equal(expression.Value(checked.AccessKeyID)),
+		expression.Name("s3Endpoint").Equal(expression.Value(checked.Endpoint)),
+		expression.Name("s3Region").Equal(expression.Value(checked.Region)))
 	if h.CheckedAt != nil {
-		cond += " AND (attribute_not_exists(#health.checkedAt) OR #health.checkedAt <= :at)"
-		values[":at"] = s(timeString(*h.CheckedAt))
+		at := expression.Name("health.checkedAt")
+		cond = cond.And(expression.Or(at.AttributeNotExists(), at.LessThanEqual(expression.Value(timeString(*h.CheckedAt)))))
 	}
+	ex := build(expression.NewBuilder().WithUpdate(expression.Set(expression.Name("health"), expression.Value(healthOf(h)))).WithCondition(cond))
 	out, err := st.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: st.table, Key: credKey(id),
-		UpdateExpression: aws.String("SET #health = :h"), ConditionExpression: aws.String(cond),
-		ExpressionAttributeNames: exprNames([]string{"#health", cond}, nil), ExpressionAttributeValues: values,
+		UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
+		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 		ReturnValues: types.ReturnValueAllNew, ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		old := ccf.Item
 		if old == nil {
-			if old, err = st.getItem(ctx, credKey(id), projection); err != nil {
+			if old, err = st.getItem(ctx, credKey(id), credentialAttributes...); err != nil {
 				return nil, failed("record health of "+id, err)
 			}
 		}

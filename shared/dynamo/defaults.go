@@ -3,7 +3,7 @@ package dynamo
 import (
 	"context"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/acme/backup-credentials/shared/backup"
@@ -33,30 +33,26 @@ func (st *Store) MakeDefault(ctx context.Context, id string, orgs []string, e ba
 			return backup.Errorf(backup.ELocked, "The credential is locked; unlock it to make it the default.")
 		}
 		prev := getS(orgItems["ORG#"+c.OrganizationID], "defaultCredentialId")
-		values := changeValues(e, item{":v": n(c.Version), ":true": b(true)})
-		credUpdate := "SET #isDefault = :true, " + changeExpr
+		def := expression.Name("defaultCredentialId")
 		// No default: the attribute is absent ("" in items written before).
-		orgCond, orgValues := "attribute_not_exists(#defaultCredentialId) OR #defaultCredentialId = :none", item{":id": s(id), ":none": s("")}
+		orgCond := expression.Or(def.AttributeNotExists(), def.Equal(expression.Value("")))
 		if prev != "" {
-			orgCond, orgValues = "#defaultCredentialId = :prev", item{":id": s(id), ":prev": s(prev)}
+			orgCond = def.Equal(expression.Value(prev))
 		}
 		items := []types.TransactWriteItem{
-			{Update: &types.Update{TableName: st.table, Key: credKey(id),
-				UpdateExpression: aws.String(credUpdate), ConditionExpression: aws.String("#version = :v"),
-				ExpressionAttributeNames: exprNames([]string{credUpdate, "#version"}, nil), ExpressionAttributeValues: values}},
-			{Update: &types.Update{TableName: st.table, Key: orgKey(c.OrganizationID),
-				UpdateExpression: aws.String("SET #defaultCredentialId = :id"), ConditionExpression: aws.String(orgCond),
-				ExpressionAttributeNames:  exprNames([]string{"#defaultCredentialId"}, nil),
-				ExpressionAttributeValues: orgValues}},
+			st.update(credKey(id), build(expression.NewBuilder().
+				WithUpdate(change(expression.Set(expression.Name("isDefault"), expression.Value(true)), e)).
+				WithCondition(atVersion(c.Version)))),
+			st.update(orgKey(c.OrganizationID), build(expression.NewBuilder().
+				WithUpdate(expression.Set(def, expression.Value(id))).WithCondition(orgCond))),
 			st.historyPut(id, c.OrganizationID, e),
 		}
 		if prev != "" && prev != id {
 			pe := backup.HistoryEntry{At: e.At, By: e.By, ByID: e.ByID, Action: backup.ActionUpdated, Fields: []string{"isDefault"}}
-			pv := changeValues(pe, item{":false": b(false)})
-			prevUpdate := "SET #isDefault = :false, " + changeExpr
-			items = append(items, types.TransactWriteItem{Update: &types.Update{TableName: st.table, Key: credKey(prev),
-				UpdateExpression: aws.String(prevUpdate), ConditionExpression: aws.String("attribute_exists(PK)"),
-				ExpressionAttributeNames: exprNames([]string{prevUpdate}, nil), ExpressionAttributeValues: pv}},
+			items = append(items,
+				st.update(credKey(prev), build(expression.NewBuilder().
+					WithUpdate(change(expression.Set(expression.Name("isDefault"), expression.Value(false)), pe)).
+					WithCondition(expression.AttributeExists(expression.Name(attrPK))))),
 				st.historyPut(prev, c.OrganizationID, pe))
 		}
 		if err := st.transact(ctx, items...); err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -42,19 +43,24 @@ func histSK(t time.Time) string {
 // historyPut is the write of one history entry, for the transaction of the
 // change it records.
 func (st *Store) historyPut(id, org string, e backup.HistoryEntry) types.TransactWriteItem {
-	it := key("CRED#"+id, histSK(time.Now()))
-	it["organizationId"] = s(org)
-	it["at"] = s(timeString(e.At))
-	it["by"] = s(e.By)
-	it["byId"] = s(e.ByID)
-	it["action"] = s(e.Action)
-	fields := make([]types.AttributeValue, len(e.Fields))
-	for i, f := range e.Fields {
-		fields[i] = s(f)
+	fields := e.Fields
+	if fields == nil {
+		fields = []string{}
 	}
-	it["fields"] = &types.AttributeValueMemberL{Value: fields}
-	return types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: it,
-		ConditionExpression: aws.String("attribute_not_exists(PK)")}}
+	return st.put(marshal(historyRecord{PK: "CRED#" + id, SK: histSK(time.Now()), OrganizationID: org,
+		At: timeString(e.At), By: e.By, ByID: e.ByID, Action: e.Action, Fields: fields}), absent)
+}
+
+// historyRecord is one history entry's item.
+type historyRecord struct {
+	PK             string   `dynamodbav:"PK"`
+	SK             string   `dynamodbav:"SK"`
+	OrganizationID string   `dynamodbav:"organizationId"`
+	At             string   `dynamodbav:"at"`
+	By             string   `dynamodbav:"by"`
+	ByID           string   `dynamodbav:"byId"`
+	Action         string   `dynamodbav:"action"`
+	Fields         []string `dynamodbav:"fields"`
 }
 
 // entryFrom reads one history entry, an item or a legacy list element.
@@ -108,22 +114,22 @@ func (st *Store) History(ctx context.Context, id string, orgs []string, limit in
 	)
 	switch {
 	case after == "" || after[0] == 'H':
-		cond, values := "PK = :pk", item{":pk": s("CRED#" + id)}
+		cond := expression.Key(attrPK).Equal(expression.Value("CRED#" + id))
 		if after != "" {
 			if !strings.HasPrefix(after[1:], histPrefix) {
 				return nil, "", badPosition()
 			}
-			cond += " AND SK > :after"
-			values[":after"] = s(after[1:])
+			cond = cond.And(expression.Key(attrSK).GreaterThan(expression.Value(after[1:])))
 		}
 		// First page: the credential, then limit+1 entries to know if more
-		// follow. The credential's projection leaves projects behind.
+		// follow.
 		want := int32(limit + 1)
 		if after == "" {
 			want++
 		}
-		out, err := st.api.Query(ctx, &dynamodb.QueryInput{TableName: st.table, KeyConditionExpression: aws.String(cond),
-			ExpressionAttributeValues: values, Limit: aws.Int32(want), ConsistentRead: aws.Bool(true)})
+		ex := build(expression.NewBuilder().WithKeyCondition(cond))
+		out, err := st.api.Query(ctx, &dynamodb.QueryInput{TableName: st.table, KeyConditionExpression: ex.KeyCondition(),
+			ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(), Limit: aws.Int32(want), ConsistentRead: aws.Bool(true)})
 		if err != nil {
 			return nil, "", failed("history of "+id, err)
 		}
@@ -161,7 +167,7 @@ func (st *Store) History(ctx context.Context, id string, orgs []string, limit in
 	}
 	// The entry items are done: go on with the legacy list, if any.
 	if legacy == nil {
-		it, err := st.getItem(ctx, credKey(id), "#organizationId, #history")
+		it, err := st.getItem(ctx, credKey(id), "organizationId", "history")
 		if err != nil {
 			return nil, "", failed("history of "+id, err)
 		}

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -35,11 +35,13 @@ func (st *Store) ClaimIdempotencyKey(ctx context.Context, scope, hash string, no
 	it["state"] = s("pending")
 	it["claimedAt"] = n(now.Unix())
 	it[attrExpiresAt] = n(now.Add(st.IdempotencyTTL).Unix())
-	cond := "attribute_not_exists(PK) OR #expiresAt < :now OR (#state = :pending AND #claimedAt < :stale)"
+	// New, expired (TTL deletes late), or a claim whose create died.
+	ex := build(expression.NewBuilder().WithCondition(expression.Or(absent,
+		expression.Name(attrExpiresAt).LessThan(expression.Value(now.Unix())),
+		expression.And(expression.Name("state").Equal(expression.Value("pending")),
+			expression.Name("claimedAt").LessThan(expression.Value(now.Add(-idempotencyStale).Unix()))))))
 	_, err := st.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: st.table, Item: it,
-		ConditionExpression:                 aws.String(cond),
-		ExpressionAttributeNames:            exprNames([]string{cond}, nil),
-		ExpressionAttributeValues:           item{":now": n(now.Unix()), ":pending": s("pending"), ":stale": n(now.Add(-idempotencyStale).Unix())},
+		ConditionExpression: ex.Condition(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var ccf *types.ConditionalCheckFailedException
@@ -51,7 +53,7 @@ func (st *Store) ClaimIdempotencyKey(ctx context.Context, scope, hash string, no
 	}
 	old := ccf.Item
 	if old == nil {
-		if old, err = st.getItem(ctx, idempotencyKey(scope), ""); err != nil {
+		if old, err = st.getItem(ctx, idempotencyKey(scope)); err != nil {
 			return nil, failed("read idempotency key", err)
 		}
 		if old == nil { // expired and removed in between: claim again

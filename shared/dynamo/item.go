@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/acme/backup-credentials/shared/backup"
@@ -30,11 +31,10 @@ func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Valu
 func n(v int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
-func b(v bool) types.AttributeValue { return &types.AttributeValueMemberBOOL{Value: v} }
-func key(pk, sk string) item        { return item{attrPK: s(pk), attrSK: s(sk)} }
-func credKey(id string) item        { return key("CRED#"+id, "CRED") }
-func nameKey(org, nk string) item   { return key("NAME#"+org+"#"+nk, "NAME") }
-func orgKey(org string) item        { return key("ORG#"+org, "ORG") }
+func key(pk, sk string) item      { return item{attrPK: s(pk), attrSK: s(sk)} }
+func credKey(id string) item      { return key("CRED#"+id, "CRED") }
+func nameKey(org, nk string) item { return key("NAME#"+org+"#"+nk, "NAME") }
+func orgKey(org string) item      { return key("ORG#"+org, "ORG") }
 
 // projectKey keys a project's pointer to its credential. Project IDs are
 // platform-wide, so the key has no organization: the item names it, and a
@@ -52,56 +52,87 @@ func searchText(c *backup.Credential) string {
 	return strings.ToLower(strings.Join([]string{c.Name, c.AccessKeyID, c.Endpoint, c.ID}, "\n"))
 }
 
-func healthItem(h backup.Health) types.AttributeValue {
-	m := item{"status": s(h.Status), "message": s(h.Message)}
+// The stored items of a credential, as DynamoDB holds them: attribute
+// names are the tags.
+
+// credentialRecord is a credential's item.
+type credentialRecord struct {
+	PK             string            `dynamodbav:"PK"`
+	SK             string            `dynamodbav:"SK"`
+	ID             string            `dynamodbav:"id"`
+	OrganizationID string            `dynamodbav:"organizationId"`
+	IsDefault      bool              `dynamodbav:"isDefault"`
+	IsLocked       bool              `dynamodbav:"isLocked"`
+	Projects       map[string]string `dynamodbav:"projects"` // project ID -> name
+	ProjectCount   int64             `dynamodbav:"projectCount"`
+	CreatedAt      string            `dynamodbav:"createdAt"`
+	CreatedBy      string            `dynamodbav:"createdBy"`
+	GSI1PK         string            `dynamodbav:"gsi1pk"`
+	mutableRecord
+}
+
+// mutableRecord is what an update of a credential may replace.
+type mutableRecord struct {
+	Name           string       `dynamodbav:"s3Name"`
+	AccessKeyID    string       `dynamodbav:"s3AccessKeyId"`
+	Endpoint       string       `dynamodbav:"s3Endpoint"`
+	Region         string       `dynamodbav:"s3Region"`
+	CACertificate  *string      `dynamodbav:"s3CaCertificate,omitempty"`
+	Health         healthRecord `dynamodbav:"health"`
+	LastModified   string       `dynamodbav:"lastModified"`
+	LastModifiedBy string       `dynamodbav:"lastModifiedBy"`
+	Version        int64        `dynamodbav:"version"`
+	SecretVersion  string       `dynamodbav:"secretVersion"`
+	GSI1SK         string       `dynamodbav:"gsi1sk"`
+	SearchText     string       `dynamodbav:"searchText"`
+}
+
+// healthRecord is a credential's last check.
+type healthRecord struct {
+	Status    string `dynamodbav:"status"`
+	Message   string `dynamodbav:"message"`
+	CheckedAt string `dynamodbav:"checkedAt,omitempty"`
+}
+
+func healthOf(h backup.Health) healthRecord {
+	r := healthRecord{Status: h.Status, Message: h.Message}
 	if h.CheckedAt != nil {
-		m["checkedAt"] = s(timeString(*h.CheckedAt))
+		r.CheckedAt = timeString(*h.CheckedAt)
 	}
-	return &types.AttributeValueMemberM{Value: m}
+	return r
+}
+
+func mutableOf(c *backup.Credential) mutableRecord {
+	return mutableRecord{Name: c.Name, AccessKeyID: c.AccessKeyID, Endpoint: c.Endpoint, Region: c.Region,
+		CACertificate: c.CACertificate, Health: healthOf(c.Health), LastModified: timeString(c.LastModified),
+		LastModifiedBy: c.LastModifiedBy, Version: c.Version, SecretVersion: c.SecretVersion,
+		GSI1SK: sortKey(c), SearchText: searchText(c)}
+}
+
+// marshal turns a record into an item. Records hold strings, numbers,
+// booleans and maps of them only, which always marshal.
+func marshal(v any) item {
+	it, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		panic(fmt.Sprintf("dynamo: marshal %T: %v", v, err))
+	}
+	return it
 }
 
 // credentialItem is the whole item of a new credential.
 func credentialItem(c *backup.Credential) item {
-	projects := item{}
+	r := credentialRecord{PK: "CRED#" + c.ID, SK: "CRED", ID: c.ID, OrganizationID: c.OrganizationID,
+		IsDefault: c.IsDefault, IsLocked: c.IsLocked, Projects: map[string]string{}, ProjectCount: int64(len(c.Projects)),
+		CreatedAt: timeString(c.CreatedAt), CreatedBy: c.CreatedBy, GSI1PK: "ORG#" + c.OrganizationID, mutableRecord: mutableOf(c)}
 	for _, p := range c.Projects {
-		projects[p.ID] = s(p.Name)
+		r.Projects[p.ID] = p.Name
 	}
-	it := credKey(c.ID)
-	for k, v := range mutableAttrs(c) {
-		it[k] = v
-	}
-	it["id"] = s(c.ID)
-	it["organizationId"] = s(c.OrganizationID)
-	it["isDefault"] = b(c.IsDefault)
-	it["isLocked"] = b(c.IsLocked)
-	it["projects"] = &types.AttributeValueMemberM{Value: projects}
-	it["projectCount"] = n(int64(len(c.Projects)))
-	it["createdAt"] = s(timeString(c.CreatedAt))
-	it["createdBy"] = s(c.CreatedBy)
-	it[attrGSI1PK] = s("ORG#" + c.OrganizationID)
-	return it
+	return marshal(r)
 }
 
-// mutableAttrs are the attributes an update may replace.
-func mutableAttrs(c *backup.Credential) item {
-	it := item{
-		"s3Name":         s(c.Name),
-		"s3AccessKeyId":  s(c.AccessKeyID),
-		"s3Endpoint":     s(c.Endpoint),
-		"s3Region":       s(c.Region),
-		"health":         healthItem(c.Health),
-		"lastModified":   s(timeString(c.LastModified)),
-		"lastModifiedBy": s(c.LastModifiedBy),
-		"version":        n(c.Version),
-		"secretVersion":  s(c.SecretVersion),
-		attrGSI1SK:       s(sortKey(c)),
-		"searchText":     s(searchText(c)),
-	}
-	if c.CACertificate != nil {
-		it["s3CaCertificate"] = s(*c.CACertificate)
-	}
-	return it
-}
+// mutableAttrs are the attributes an update may replace (no s3CaCertificate
+// when there is none: the update removes it).
+func mutableAttrs(c *backup.Credential) item { return marshal(mutableOf(c)) }
 
 // ListAttributes are the attributes the index a list reads projects besides
 // its keys: what a list answer shows, and what search matches (template.yaml
@@ -109,12 +140,13 @@ func mutableAttrs(c *backup.Credential) item {
 var ListAttributes = []string{"id", "organizationId", "s3Name", "s3AccessKeyId", "s3Endpoint", "s3Region", "s3CaCertificate",
 	"isDefault", "isLocked", "projects", "health", "createdAt", "createdBy", "lastModified", "lastModifiedBy", "version", "searchText"}
 
-// listProjection names what a list reads of each credential.
-var listProjection = "#" + strings.Join(slices.DeleteFunc(slices.Clone(ListAttributes), func(a string) bool { return a == "searchText" }), ", #")
+// listAttributes are what a list reads of each credential.
+var listAttributes = append(slices.DeleteFunc(slices.Clone(ListAttributes), func(a string) bool { return a == "searchText" }), attrGSI1SK)
 
-// credentialProjection names every attribute a credential is read from.
-const credentialProjection = "id, organizationId, s3Name, s3AccessKeyId, s3Endpoint, s3Region, s3CaCertificate, " +
-	"isDefault, isLocked, projects, health, createdAt, createdBy, lastModified, lastModifiedBy, version, secretVersion"
+// credentialAttributes are what a credential is read from.
+var credentialAttributes = []string{"id", "organizationId", "s3Name", "s3AccessKeyId", "s3Endpoint", "s3Region", "s3CaCertificate",
+	"isDefault", "isLocked", "projects", "projectCount", "health", "createdAt", "createdBy", "lastModified", "lastModifiedBy",
+	"version", "secretVersion"}
 
 func getS(it item, k string) string {
 	if v, ok := it[k].(*types.AttributeValueMemberS); ok {
@@ -136,13 +168,6 @@ func getBool(it item, k string) bool {
 	return ok && v.Value
 }
 
-func getMap(it item, k string) item {
-	if v, ok := it[k].(*types.AttributeValueMemberM); ok {
-		return v.Value
-	}
-	return nil
-}
-
 func getTime(it item, k string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339, getS(it, k))
 	if err != nil {
@@ -153,46 +178,37 @@ func getTime(it item, k string) (time.Time, error) {
 
 // credentialFrom reads a credential item.
 func credentialFrom(it item) (*backup.Credential, error) {
+	var r credentialRecord
+	if err := attributevalue.UnmarshalMap(it, &r); err != nil {
+		return nil, fmt.Errorf("read credential: %w", err)
+	}
 	c := &backup.Credential{
-		ID:             getS(it, "id"),
-		OrganizationID: getS(it, "organizationId"),
-		Name:           getS(it, "s3Name"),
-		AccessKeyID:    getS(it, "s3AccessKeyId"),
-		Endpoint:       getS(it, "s3Endpoint"),
-		Region:         getS(it, "s3Region"),
-		IsDefault:      getBool(it, "isDefault"),
-		IsLocked:       getBool(it, "isLocked"),
-		CreatedBy:      getS(it, "createdBy"),
-		LastModifiedBy: getS(it, "lastModifiedBy"),
-		Version:        getN(it, "version"),
-		SecretVersion:  getS(it, "secretVersion"),
-		Projects:       []backup.Project{},
+		ID: r.ID, OrganizationID: r.OrganizationID, Name: r.Name, AccessKeyID: r.AccessKeyID, Endpoint: r.Endpoint,
+		Region: r.Region, IsDefault: r.IsDefault, IsLocked: r.IsLocked, CreatedBy: r.CreatedBy,
+		LastModifiedBy: r.LastModifiedBy, Version: r.Version, SecretVersion: r.SecretVersion, Projects: []backup.Project{},
+		Health: backup.Health{Status: r.Health.Status, Message: r.Health.Message},
 	}
-	if ca := getS(it, "s3CaCertificate"); ca != "" {
-		c.CACertificate = &ca
+	if r.CACertificate != nil && *r.CACertificate != "" { // "" in items written before meant none
+		c.CACertificate = r.CACertificate
 	}
-	for id, v := range getMap(it, "projects") {
-		// "$" was the never-empty entry of an emulator workaround in items
-		// written before; no project ID can be it.
-		if name, ok := v.(*types.AttributeValueMemberS); ok && id != "$" {
-			c.Projects = append(c.Projects, backup.Project{ID: id, Name: name.Value})
+	for id, name := range r.Projects {
+		if id != "$" { // the never-empty entry of items written before
+			c.Projects = append(c.Projects, backup.Project{ID: id, Name: name})
 		}
 	}
 	sort.Slice(c.Projects, func(i, j int) bool { return c.Projects[i].ID < c.Projects[j].ID })
-	h := getMap(it, "health")
-	c.Health = backup.Health{Status: getS(h, "status"), Message: getS(h, "message")}
 	if c.Health.Status == "" {
 		c.Health.Status = backup.HealthUnknown
 	}
-	if at, err := getTime(h, "checkedAt"); err == nil {
+	if at, err := time.Parse(time.RFC3339, r.Health.CheckedAt); err == nil {
 		c.Health.CheckedAt = &at
 	}
 	var err error
-	if c.CreatedAt, err = getTime(it, "createdAt"); err != nil {
-		return nil, fmt.Errorf("read credential %s: %w", c.ID, err)
+	if c.CreatedAt, err = time.Parse(time.RFC3339, r.CreatedAt); err != nil {
+		return nil, fmt.Errorf("read credential %s: createdAt: %w", c.ID, err)
 	}
-	if c.LastModified, err = getTime(it, "lastModified"); err != nil {
-		return nil, fmt.Errorf("read credential %s: %w", c.ID, err)
+	if c.LastModified, err = time.Parse(time.RFC3339, r.LastModified); err != nil {
+		return nil, fmt.Errorf("read credential %s: lastModified: %w", c.ID, err)
 	}
 	return c, nil
 }

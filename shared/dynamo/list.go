@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/acme/backup-credentials/shared/backup"
@@ -29,24 +30,21 @@ func (st *Store) ListCredentials(ctx context.Context, q backup.ListQuery) (*back
 			}
 			queries++
 			want := q.Limit - len(page.Items)
-			in := &dynamodb.QueryInput{TableName: st.table, IndexName: aws.String(indexByOrg),
-				ProjectionExpression:      aws.String(listProjection + ", #" + attrGSI1SK),
-				ExpressionAttributeValues: item{":pk": s("ORG#" + org)}}
-			cond := "#" + attrGSI1PK + " = :pk"
+			cond := expression.Key(attrGSI1PK).Equal(expression.Value("ORG#" + org))
 			if after != "" {
-				cond += " AND #" + attrGSI1SK + " > :after"
-				in.ExpressionAttributeValues[":after"] = s(after)
+				cond = cond.And(expression.Key(attrGSI1SK).GreaterThan(expression.Value(after)))
 			}
-			in.KeyConditionExpression = aws.String(cond)
-			exprs := []string{listProjection, "#" + attrGSI1SK, cond}
+			b := expression.NewBuilder().WithKeyCondition(cond).WithProjection(names(listAttributes...))
 			if q.Search != "" {
-				in.FilterExpression = aws.String("contains(#searchText, :q)")
-				in.ExpressionAttributeValues[":q"] = s(q.Search)
-				exprs = append(exprs, "#searchText")
-			} else {
+				b = b.WithFilter(expression.Contains(expression.Name("searchText"), q.Search))
+			}
+			ex := build(b)
+			in := &dynamodb.QueryInput{TableName: st.table, IndexName: aws.String(indexByOrg),
+				KeyConditionExpression: ex.KeyCondition(), FilterExpression: ex.Filter(), ProjectionExpression: ex.Projection(),
+				ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values()}
+			if q.Search == "" {
 				in.Limit = aws.Int32(int32(want + 1))
 			}
-			in.ExpressionAttributeNames = exprNames(exprs, nil)
 			out, err := st.api.Query(ctx, in)
 			if err != nil {
 				return nil, failed("list credentials of "+org, err)
@@ -89,7 +87,7 @@ func (st *Store) Organizations(ctx context.Context, orgs []string) ([]backup.Org
 		keys[i] = orgKey(o)
 	}
 	byID := map[string]item{}
-	if err := st.batchGet(ctx, keys, false, "", func(it item) {
+	if err := st.batchGet(ctx, keys, false, nil, func(it item) {
 		byID[strings.TrimPrefix(getS(it, attrPK), "ORG#")] = it
 	}); err != nil {
 		return nil, failed("read organizations", err)

@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -21,9 +22,11 @@ type pagedQuery struct {
 
 func (p *pagedQuery) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	p.queries++
-	after := ""
-	if v, ok := in.ExpressionAttributeValues[":after"]; ok {
-		after = getS(item{"x": v}, "x")
+	after := "" // the key condition's value that is not the organization
+	for _, v := range in.ExpressionAttributeValues {
+		if x := getS(item{"x": v}, "x"); !strings.HasPrefix(x, "ORG#") && strings.Contains(*in.KeyConditionExpression, ">") {
+			after = x
+		}
 	}
 	var read []item
 	for _, it := range p.items {
@@ -33,7 +36,7 @@ func (p *pagedQuery) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func
 	}
 	out := &dynamodb.QueryOutput{}
 	for _, it := range read {
-		if in.FilterExpression == nil || getS(it, "s3Name")[0] == 'm' {
+		if in.FilterExpression == nil || getS(it, "s3Name")[0] == 'm' { // the filter is contains(searchText, "m")
 			out.Items = append(out.Items, it)
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/acme/backup-credentials/shared/backup"
@@ -48,28 +48,26 @@ func (st *Store) AssociateProject(ctx context.Context, id string, orgs []string,
 		if added == 1 && len(c.Projects) >= st.MaxProjectsPerCredential {
 			return backup.Errorf(backup.EQuotaExceeded, "The credential has %d projects, the most it may have.", st.MaxProjectsPerCredential)
 		}
-		extra := map[string]string{"#pid": p.ID}
-		values := changeValues(e, item{":v": n(c.Version), ":name": s(p.Name), ":added": n(added),
-			":maxp": n(int64(st.MaxProjectsPerCredential - int(added)))})
-		update := "SET #projects.#pid = :name, #projectCount = #projectCount + :added, " + changeExpr
+		count := expression.Name("projectCount")
 		pi := projectKey(p.ID)
 		pi["credentialId"] = s(id)
 		pi["organizationId"] = s(c.OrganizationID)
-		projCond, projValues := "attribute_not_exists(PK)", item{}
+		projCond := absent
 		if prev != "" {
-			projCond, projValues = "#credentialId = :prev AND #organizationId = :org", item{":prev": s(prev), ":org": s(c.OrganizationID)}
+			projCond = expression.And(claimedBy(prev), expression.Name("organizationId").Equal(expression.Value(c.OrganizationID)))
 		}
 		items := []types.TransactWriteItem{
-			{Update: &types.Update{TableName: st.table, Key: credKey(id),
-				UpdateExpression: aws.String(update), ConditionExpression: aws.String("#version = :v AND #projectCount <= :maxp"),
-				ExpressionAttributeNames: exprNames([]string{update, "#version #projectCount"}, extra), ExpressionAttributeValues: values}},
-			{Put: &types.Put{TableName: st.table, Item: pi, ConditionExpression: aws.String(projCond),
-				ExpressionAttributeNames: exprNames([]string{projCond}, nil), ExpressionAttributeValues: nilIfEmpty(projValues)}},
+			st.update(credKey(id), build(expression.NewBuilder().
+				WithUpdate(change(expression.Set(projectName(p.ID), expression.Value(p.Name)).
+					Set(count, count.Plus(expression.Value(added))), e)).
+				WithCondition(expression.And(atVersion(c.Version),
+					count.LessThanEqual(expression.Value(st.MaxProjectsPerCredential-int(added))))))),
+			st.put(pi, projCond),
 			st.historyPut(id, c.OrganizationID, e),
 		}
 		if prev != "" && prev != id {
 			pe := backup.HistoryEntry{At: e.At, By: e.By, ByID: e.ByID, Action: backup.ActionProjectDissociated, Fields: []string{"projects"}}
-			items = append(items, st.removeProject(prev, p.ID, pe, "attribute_exists(#projects.#pid)", item{}),
+			items = append(items, st.removeProject(prev, p.ID, pe, expression.AttributeExists(projectName(p.ID))),
 				st.historyPut(prev, c.OrganizationID, pe))
 		}
 		if err := st.transact(ctx, items...); err != nil {
@@ -92,14 +90,19 @@ func inOtherOrganization(projectID string) error {
 		"Project %q belongs to another organization; a project's backups use a credential of its own organization.", projectID)
 }
 
-// removeProject is the update that takes a project from a credential.
-func (st *Store) removeProject(id, projectID string, e backup.HistoryEntry, cond string, values item) types.TransactWriteItem {
-	values = changeValues(e, values)
-	update := "REMOVE #projects.#pid SET #projectCount = #projectCount - :one, " + changeExpr
-	return types.TransactWriteItem{Update: &types.Update{TableName: st.table, Key: credKey(id),
-		UpdateExpression: aws.String(update), ConditionExpression: aws.String(cond),
-		ExpressionAttributeNames:  exprNames([]string{update, cond}, map[string]string{"#pid": projectID}),
-		ExpressionAttributeValues: values}}
+// projectName names a project's entry in a credential's projects map. A
+// project ID may hold dots, which are no path here.
+func projectName(projectID string) expression.NameBuilder {
+	return expression.Name("projects").AppendName(expression.NameNoDotSplit(projectID))
+}
+
+// removeProject is the update that takes a project from a credential, on
+// condition.
+func (st *Store) removeProject(id, projectID string, e backup.HistoryEntry, cond expression.ConditionBuilder) types.TransactWriteItem {
+	count := expression.Name("projectCount")
+	return st.update(credKey(id), build(expression.NewBuilder().
+		WithUpdate(change(expression.Remove(projectName(projectID)).Set(count, count.Minus(expression.Value(1))), e)).
+		WithCondition(cond)))
 }
 
 // DissociateProject takes a project from a credential and deletes the
@@ -114,11 +117,8 @@ func (st *Store) DissociateProject(ctx context.Context, id string, orgs []string
 			return backup.Errorf(backup.ENotFound, "Project %q is not associated with this credential.", projectID)
 		}
 		return st.transact(ctx,
-			st.removeProject(id, projectID, e, "#version = :v", item{":v": n(c.Version)}),
-			types.TransactWriteItem{Delete: &types.Delete{TableName: st.table, Key: projectKey(projectID),
-				ConditionExpression:       aws.String("#credentialId = :id"),
-				ExpressionAttributeNames:  exprNames([]string{"#credentialId"}, nil),
-				ExpressionAttributeValues: item{":id": s(id)}}},
+			st.removeProject(id, projectID, e, atVersion(c.Version)),
+			st.del(projectKey(projectID), claimedBy(id)),
 			st.historyPut(id, c.OrganizationID, e),
 		)
 	})

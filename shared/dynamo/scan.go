@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/acme/backup-credentials/shared/backup"
@@ -16,13 +17,11 @@ import (
 // and the position after them, "" when the table is done. Memory stays
 // bounded by one page, however many credentials there are.
 func (st *Store) ScanCredentials(ctx context.Context, after string, limit int) ([]*backup.Credential, string, error) {
+	ex := build(expression.NewBuilder().WithFilter(expression.Name(attrSK).Equal(expression.Value("CRED"))).
+		WithProjection(names(credentialAttributes...)))
 	in := &dynamodb.ScanInput{
-		TableName:                 st.table,
-		Limit:                     aws.Int32(int32(limit)),
-		FilterExpression:          aws.String("SK = :cred"),
-		ProjectionExpression:      aws.String(projection),
-		ExpressionAttributeNames:  exprNames([]string{projection}, nil),
-		ExpressionAttributeValues: item{":cred": s("CRED")},
+		TableName: st.table, Limit: aws.Int32(int32(limit)), FilterExpression: ex.Filter(),
+		ProjectionExpression: ex.Projection(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 	}
 	if after != "" {
 		pk, sk, ok := strings.Cut(after, "\x00")
@@ -57,7 +56,7 @@ func (st *Store) CredentialsExist(ctx context.Context, ids []string) (map[string
 		keys[i] = credKey(id)
 	}
 	found := map[string]bool{}
-	if err := st.batchGet(ctx, keys, true, "#id", func(it item) { found[getS(it, "id")] = true }); err != nil {
+	if err := st.batchGet(ctx, keys, true, []string{"id"}, func(it item) { found[getS(it, "id")] = true }); err != nil {
 		return nil, failed("read credentials", err)
 	}
 	return found, nil
@@ -68,7 +67,7 @@ func healthCursorKey() item { return key("HEALTH", "CURSOR") }
 // HealthCursor returns where the last unfinished health run stopped, "" to
 // start from the beginning.
 func (st *Store) HealthCursor(ctx context.Context) (string, error) {
-	it, err := st.getItem(ctx, healthCursorKey(), "")
+	it, err := st.getItem(ctx, healthCursorKey())
 	if err != nil {
 		return "", failed("read health cursor", err)
 	}

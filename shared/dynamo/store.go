@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -62,52 +62,48 @@ func New(api API, table string) *Store {
 		MaxCredentialsPerOrganization: DefaultMaxCredentials, MaxProjectsPerCredential: DefaultMaxProjects}
 }
 
-// names maps #x to x for every attribute an expression names, so reserved
-// words never bite.
-var names = func() map[string]string {
-	m := map[string]string{}
-	for _, a := range strings.Split(credentialProjection+", PK, history, projectCount, nameKey, credentialId, "+
-		"defaultCredentialId, credentialCount, hash, state, response, claimedAt, searchText, "+attrGSI1PK+", "+attrGSI1SK+", "+attrExpiresAt, ", ") {
-		m["#"+a] = a
+// build returns the expression a builder describes. Every builder here has
+// a fixed shape, so a failure is a programming error, and panics as
+// regexp.MustCompile does.
+func build(b expression.Builder) expression.Expression {
+	e, err := b.Build()
+	if err != nil {
+		panic(fmt.Sprintf("dynamo: build expression: %v", err))
 	}
-	return m
-}()
-
-// exprNames returns the subset of names an expression uses, plus extra.
-func exprNames(exprs []string, extra map[string]string) map[string]string {
-	out := map[string]string{}
-	all := strings.Join(exprs, " ")
-	for k, v := range names {
-		if containsWord(all, k) {
-			out[k] = v
-		}
-	}
-	for k, v := range extra {
-		out[k] = v
-	}
-	return out
+	return e
 }
 
-func containsWord(s, w string) bool {
-	for i := strings.Index(s, w); i >= 0; {
-		end := i + len(w)
-		if end == len(s) || !isNameChar(s[end]) {
-			return true
-		}
-		j := strings.Index(s[end:], w)
-		if j < 0 {
-			return false
-		}
-		i = end + j
+// names is the projection of the named attributes.
+func names(attrs ...string) expression.ProjectionBuilder {
+	p := expression.NamesList(expression.Name(attrs[0]))
+	for _, a := range attrs[1:] {
+		p = p.AddNames(expression.Name(a))
 	}
-	return false
+	return p
 }
 
-func isNameChar(c byte) bool {
-	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+// update is a transaction's write of e (update and condition) to key k.
+func (st *Store) update(k item, e expression.Expression) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{TableName: st.table, Key: k, UpdateExpression: e.Update(),
+		ConditionExpression: e.Condition(), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values()}}
 }
 
-var projection = "#" + strings.ReplaceAll(credentialProjection, ", ", ", #")
+// put is a transaction's put of it, on condition.
+func (st *Store) put(it item, cond expression.ConditionBuilder) types.TransactWriteItem {
+	e := build(expression.NewBuilder().WithCondition(cond))
+	return types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: it, ConditionExpression: e.Condition(),
+		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values()}}
+}
+
+// del is a transaction's delete of key k, on condition.
+func (st *Store) del(k item, cond expression.ConditionBuilder) types.TransactWriteItem {
+	e := build(expression.NewBuilder().WithCondition(cond))
+	return types.TransactWriteItem{Delete: &types.Delete{TableName: st.table, Key: k, ConditionExpression: e.Condition(),
+		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values()}}
+}
+
+// absent is the condition that the item does not exist.
+var absent = expression.AttributeNotExists(expression.Name(attrPK))
 
 // failed wraps an AWS failure as backup.EUnavailable.
 func failed(op string, err error) error {
@@ -121,11 +117,13 @@ func notFound(id string) error {
 	return backup.Errorf(backup.ENotFound, "No backup credential %q exists.", id)
 }
 
-func (st *Store) getItem(ctx context.Context, k item, projectionExpr string) (item, error) {
+// getItem reads an item, consistently, only the attributes named (all when
+// none are).
+func (st *Store) getItem(ctx context.Context, k item, attrs ...string) (item, error) {
 	in := &dynamodb.GetItemInput{TableName: st.table, Key: k, ConsistentRead: aws.Bool(true)}
-	if projectionExpr != "" {
-		in.ProjectionExpression = aws.String(projectionExpr)
-		in.ExpressionAttributeNames = exprNames([]string{projectionExpr}, nil)
+	if len(attrs) > 0 {
+		e := build(expression.NewBuilder().WithProjection(names(attrs...)))
+		in.ProjectionExpression, in.ExpressionAttributeNames = e.Projection(), e.Names()
 	}
 	out, err := st.api.GetItem(ctx, in)
 	if err != nil {
@@ -204,16 +202,18 @@ func (st *Store) optimistic(ctx context.Context, op string, step func() error) e
 	}
 }
 
-// changeExpr is the part of every person's change the credential records:
-// version, who and when. Its history entry is an item of its own, put by
-// the same transaction (historyPut).
-const changeExpr = "#version = #version + :one, #lastModified = :at, #lastModifiedBy = :by"
+// change adds to an update what every person's change records on the
+// credential: a new version, who and when. Its history entry is an item of
+// its own, put by the same transaction (historyPut).
+func change(u expression.UpdateBuilder, e backup.HistoryEntry) expression.UpdateBuilder {
+	return u.Set(expression.Name("version"), expression.Name("version").Plus(expression.Value(1))).
+		Set(expression.Name("lastModified"), expression.Value(timeString(e.At))).
+		Set(expression.Name("lastModifiedBy"), expression.Value(e.By))
+}
 
-func changeValues(e backup.HistoryEntry, values item) item {
-	values[":one"] = n(1)
-	values[":at"] = s(timeString(e.At))
-	values[":by"] = s(e.By)
-	return values
+// atVersion is the condition that the credential is still at version v.
+func atVersion(v int64) expression.ConditionBuilder {
+	return expression.Name("version").Equal(expression.Value(v))
 }
 
 // changed applies a change's bookkeeping to a credential read before it.
@@ -232,7 +232,7 @@ func (st *Store) readWith(ctx context.Context, id string, orgs []string, other f
 	}
 	var cred item
 	found := map[string]item{}
-	err := st.batchGet(ctx, keys, true, "", func(it item) {
+	err := st.batchGet(ctx, keys, true, nil, func(it item) {
 		if getS(it, attrSK) == "CRED" {
 			cred = it
 		} else {
@@ -244,12 +244,12 @@ func (st *Store) readWith(ctx context.Context, id string, orgs []string, other f
 
 // batchGet reads keys a hundred at a time, retrying what DynamoDB leaves
 // unprocessed, and calls fn for each item found.
-func (st *Store) batchGet(ctx context.Context, keys []item, consistent bool, projectionExpr string, fn func(item)) error {
+func (st *Store) batchGet(ctx context.Context, keys []item, consistent bool, attrs []string, fn func(item)) error {
 	for start := 0; start < len(keys); start += 100 {
 		ka := types.KeysAndAttributes{Keys: keys[start:min(start+100, len(keys))], ConsistentRead: aws.Bool(consistent)}
-		if projectionExpr != "" {
-			ka.ProjectionExpression = aws.String(projectionExpr)
-			ka.ExpressionAttributeNames = exprNames([]string{projectionExpr}, nil)
+		if len(attrs) > 0 {
+			e := build(expression.NewBuilder().WithProjection(names(attrs...)))
+			ka.ProjectionExpression, ka.ExpressionAttributeNames = e.Projection(), e.Names()
 		}
 		for attempt := 0; len(ka.Keys) > 0; attempt++ {
 			out, err := st.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{*st.table: ka}})
@@ -268,13 +268,6 @@ func (st *Store) batchGet(ctx context.Context, keys []item, consistent bool, pro
 		}
 	}
 	return nil
-}
-
-func nilIfEmpty(values item) item {
-	if len(values) == 0 {
-		return nil
-	}
-	return values
 }
 
 // FromConfig returns a Store on the named table with a client built from

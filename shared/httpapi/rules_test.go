@@ -367,6 +367,15 @@ func TestProjects(t *testing.T) {
 		e.must(204, partner, "DELETE", "/v1/backup-credentials/"+b+"/projects/p-1", nil)
 		e.must(200, partner, "PUT", "/v1/backup-credentials/"+c+"/projects/p-1", map[string]any{"name": "shop"})
 		e.must(200, partner, "PUT", "/v1/backup-credentials/"+b+"/projects/p-9", map[string]any{"name": "shop"})
+		// A project ID with dots is one name, not a path into the item.
+		dotted := e.must(200, partner, "PUT", "/v1/backup-credentials/"+b+"/projects/team.shop:1", map[string]any{"name": "dotted"}).json(t)
+		if ps := dotted["projects"].([]any); len(ps) != 2 || ps[1].(map[string]any)["id"] != "team.shop:1" {
+			t.Errorf("projects = %v", ps)
+		}
+		e.must(204, partner, "DELETE", "/v1/backup-credentials/"+b+"/projects/team.shop:1", nil)
+		if ps := e.must(200, partner, "GET", "/v1/backup-credentials/"+b, nil).json(t)["projects"].([]any); len(ps) != 1 {
+			t.Errorf("after dissociating the dotted project: %v", ps)
+		}
 	})
 }
 
