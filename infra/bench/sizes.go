@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/acme/backup-credentials/shared/backup"
+	"github.com/acme/backup-credentials/shared/dynamo"
+	"github.com/acme/backup-credentials/shared/inmem"
+)
+
+// ItemSizes is the stored size of a credential's item and of its entry in
+// the list index, after some number of changes.
+type ItemSizes struct {
+	Changes    int `json:"changes"`
+	ItemBytes  int `json:"itemBytes"`
+	IndexBytes int `json:"indexEntryBytes"`
+}
+
+// itemSizes makes a credential, changes it (lock and unlock, by a caller
+// whose display name is 2,000 characters long, cut to 128) and sizes its
+// items by DynamoDB's rules after 0 and after 10,000 changes. The store runs
+// on the in-process emulator: the sizes are computed, not the emulator's.
+func itemSizes() ([]ItemSizes, error) {
+	ctx := context.Background()
+	ddb, err := inmem.DynamoDB(ctx, "sizes")
+	if err != nil {
+		return nil, err
+	}
+	store := dynamo.New(ddb, "sizes")
+	svc := &backup.Service{Store: store, Secrets: inmem.NewSecretStore(), Checker: acceptAll{}}
+	caller := backup.Caller{UserID: "u-bench", Name: strings.Repeat("N", 2000), Role: backup.RolePartner, Organizations: []string{"org-1"}}
+	c, _, err := svc.Create(ctx, caller, backup.CreateInput{OrganizationID: "org-1", Name: "prod-backups", AccessKeyID: "AKIAIOSFODNN7EXAMPLE",
+		SecretKey: "bench-secret", Endpoint: "https://s3.eu-central-1.amazonaws.com", Region: "eu-central-1"}, "")
+	if err != nil {
+		return nil, err
+	}
+	size := func(changes int) (ItemSizes, error) {
+		out, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("sizes"), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "CRED#" + c.ID}, "SK": &types.AttributeValueMemberS{Value: "CRED"}}})
+		if err != nil {
+			return ItemSizes{}, err
+		}
+		index := map[string]types.AttributeValue{}
+		for k, v := range out.Item {
+			if slices.Contains(dynamo.ListAttributes, k) || k == "PK" || k == "SK" || k == "gsi1pk" || k == "gsi1sk" {
+				index[k] = v
+			}
+		}
+		return ItemSizes{Changes: changes, ItemBytes: attrsSize(out.Item), IndexBytes: attrsSize(index)}, nil
+	}
+	first, err := size(0)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	for i := range 10_000 {
+		if _, err := svc.SetLocked(ctx, caller, c.ID, i%2 == 0); err != nil {
+			return nil, fmt.Errorf("change %d: %w", i, err)
+		}
+	}
+	last, err := size(10_000)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("10,000 changes in %s\n", time.Since(start).Round(time.Millisecond))
+	return []ItemSizes{first, last}, nil
+}
+
+// attrsSize is an item's size by DynamoDB's rules: each attribute's name in
+// UTF-8 bytes plus its value's size.
+func attrsSize(it map[string]types.AttributeValue) int {
+	n := 0
+	for k, v := range it {
+		n += len(k) + valueSize(v)
+	}
+	return n
+}
+
+func valueSize(v types.AttributeValue) int {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		return len(v.Value)
+	case *types.AttributeValueMemberN:
+		digits := strings.TrimLeft(strings.TrimPrefix(v.Value, "-"), "0")
+		return (utf8.RuneCountInString(strings.ReplaceAll(digits, ".", ""))+1)/2 + 1
+	case *types.AttributeValueMemberB:
+		return len(v.Value)
+	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
+		return 1
+	case *types.AttributeValueMemberM:
+		n := 3
+		for k, e := range v.Value {
+			n += len(k) + valueSize(e) + 1
+		}
+		return n
+	case *types.AttributeValueMemberL:
+		n := 3
+		for _, e := range v.Value {
+			n += valueSize(e) + 1
+		}
+		return n
+	case *types.AttributeValueMemberSS:
+		n := 0
+		for _, e := range v.Value {
+			n += len(e)
+		}
+		return n
+	}
+	return 0
+}
