@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -123,13 +124,31 @@ func (c *Checker) Check(ctx context.Context, k backup.Keys) (backup.CheckResult,
 	return c.classify(ctx, err, timeout)
 }
 
-func (c *Checker) httpClient(caPEM string, plain bool) (*http.Client, error) {
-	roots, err := x509.SystemCertPool()
-	if err != nil || roots == nil {
-		roots = x509.NewCertPool()
+// systemRoots loads the system's certificate pool once per process, and
+// only when a credential's own CA bundle must be added to it.
+var systemRoots = sync.OnceValues(x509.SystemCertPool)
+
+// roots returns the pool a check trusts: nil for the system's (which
+// crypto/x509 loads once, at the first TLS handshake, so plain-http checks
+// never load it), or a copy of it with the credential's CA bundle added.
+func roots(caPEM string) (*x509.CertPool, error) {
+	if caPEM == "" {
+		return nil, nil
 	}
-	if caPEM != "" && !roots.AppendCertsFromPEM([]byte(caPEM)) {
+	pool := x509.NewCertPool()
+	if system, err := systemRoots(); err == nil && system != nil {
+		pool = system.Clone()
+	}
+	if !pool.AppendCertsFromPEM([]byte(caPEM)) {
 		return nil, backup.Errorf(backup.EInvalid, "s3CaCertificate holds no usable certificate")
+	}
+	return pool, nil
+}
+
+func (c *Checker) httpClient(caPEM string, plain bool) (*http.Client, error) {
+	roots, err := roots(caPEM)
+	if err != nil {
+		return nil, err
 	}
 	resolver := c.Resolver
 	if resolver == nil {
