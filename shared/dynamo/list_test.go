@@ -22,11 +22,10 @@ type pagedQuery struct {
 
 func (p *pagedQuery) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	p.queries++
-	after := "" // the key condition's value that is not the organization
-	for _, v := range in.ExpressionAttributeValues {
-		if x := getS(item{"x": v}, "x"); !strings.HasPrefix(x, "ORG#") && strings.Contains(*in.KeyConditionExpression, ">") {
-			after = x
-		}
+	after := "" // the value the key condition's sort key must be above
+	if _, ph, ok := strings.Cut(*in.KeyConditionExpression, "> "); ok {
+		ph = strings.TrimRight(strings.Fields(ph)[0], ")")
+		after = getS(item{"x": in.ExpressionAttributeValues[ph]}, "x")
 	}
 	var read []item
 	for _, it := range p.items {
