@@ -9,7 +9,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 FUZZTIME ?= 10s
 BUILD_FLAGS := -trimpath -ldflags "-s -w" -tags lambda.norpc
 
-.PHONY: all bench build chromium run run-moto moto moto-table tools test-e2e health-check token test test-unit fuzz lint deploy check-tools clean
+.PHONY: all bench build chromium migrate run run-moto moto moto-table tools test-e2e health-check token test test-unit fuzz lint deploy check-tools clean
 
 all: lint test
 
@@ -104,6 +104,10 @@ $(foreach f,$(SAM_FUNCTIONS),$(eval $(call sam_build,$(f))))
 ## invoke-<function>: sam local invoke with events/<function>.json against `make moto`
 invoke-%:
 	sam local invoke $(shell echo $(SAM_FUNCTIONS) | tr ' ' '\n' | grep '=$*$$' | cut -d= -f1) -e events/$*.json --env-vars infra/sam-local-env.json
+
+## migrate: move a table's project pointers to platform-wide keys (TABLE_NAME; AWS, or AWS_ENDPOINT_URL)
+migrate:
+	$(GO) run ./infra/local-api migrate
 
 ## moto-table: create the table in the moto that `make moto` serves (for sam local)
 moto-table:

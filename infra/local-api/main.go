@@ -8,6 +8,7 @@
 //	local-api token         print a token for the local API
 //	local-api health-check  run the health check once against AWS_ENDPOINT_URL_* storage
 //	local-api create-table  create the table at AWS_ENDPOINT_URL_* (for sam local)
+//	local-api migrate       move project pointers of a table written before project IDs became platform-wide
 package main
 
 import (
@@ -53,6 +54,9 @@ func main() {
 	run := serve
 	if len(os.Args) > 1 && os.Args[1] == "health-check" {
 		run = func(ctx context.Context, _ []byte) error { return healthCheckOnce(ctx) }
+	}
+	if len(os.Args) > 1 && os.Args[1] == "migrate" {
+		run = func(ctx context.Context, _ []byte) error { return migrate(ctx) }
 	}
 	if len(os.Args) > 1 && os.Args[1] == "create-table" {
 		run = func(ctx context.Context, _ []byte) error { return createTable(ctx) }
@@ -264,6 +268,28 @@ func healthCheckOnce(ctx context.Context) error {
 		Service:     &backup.Service{Store: st, Secrets: sec, Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS"))},
 		Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost}
 	_, err = r.Run(ctx)
+	return err
+}
+
+// migrate moves the project pointers of a table written before project IDs
+// became platform-wide (TABLE_NAME, at AWS_ENDPOINT_URL_* or AWS itself).
+func migrate(ctx context.Context) error {
+	cfg, err := app.Load(os.LookupEnv, "")
+	if err != nil {
+		return err
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("load AWS config: %w", err)
+	}
+	if err := answers(cfg.Endpoint("DYNAMODB")); err != nil {
+		return err
+	}
+	moved, conflicts, err := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table).MigrateProjectKeys(ctx)
+	slog.Info("project pointers migrated", "table", cfg.Table, "moved", moved, "conflicts", len(conflicts))
+	for _, c := range conflicts {
+		slog.Warn("project pointer left in place", "why", c)
+	}
 	return err
 }
 

@@ -192,3 +192,41 @@ func TestStoredSchemaHasNoWorkarounds(t *testing.T) {
 		e.must(200, partner, "POST", "/v1/backup-credentials/"+e.create("org-1", "third")+"/make-default", nil)
 	})
 }
+
+// TestMigrateProjectKeys: a table written before project IDs became
+// platform-wide has pointers PROJ#<org>#<project>; the migration moves them,
+// after which the project dissociates as any other, and a second run finds
+// nothing to move.
+func TestMigrateProjectKeys(t *testing.T) {
+	e := newEnv(t, "moto")
+	ctx := context.Background()
+	id := e.create("org-1", "older")
+	if _, err := e.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.table), Item: map[string]types.AttributeValue{
+		"PK": sv("PROJ#org-1#p-old"), "SK": sv("PROJ"), "credentialId": sv(id), "organizationId": sv("org-1")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.table),
+		Key:                       map[string]types.AttributeValue{"PK": sv("CRED#" + id), "SK": sv("CRED")},
+		UpdateExpression:          aws.String("SET projects.#p = :n, projectCount = projectCount + :one"),
+		ExpressionAttributeNames:  map[string]string{"#p": "p-old"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": sv("shop"), ":one": &types.AttributeValueMemberN{Value: "1"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	moved, conflicts, err := e.store.MigrateProjectKeys(ctx)
+	if err != nil || moved != 1 || len(conflicts) != 0 {
+		t.Fatalf("migrate: moved %d, conflicts %v, %v", moved, conflicts, err)
+	}
+	e.must(204, partner, "DELETE", "/v1/backup-credentials/"+id+"/projects/p-old", nil)
+	for _, pk := range []string{"PROJ#org-1#p-old", "PROJ#p-old"} {
+		out, err := e.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.table),
+			Key: map[string]types.AttributeValue{"PK": sv(pk), "SK": sv("PROJ")}})
+		if err != nil || out.Item != nil {
+			t.Errorf("pointer %s after dissociating: %v %v", pk, out.Item, err)
+		}
+	}
+	if moved, _, err := e.store.MigrateProjectKeys(ctx); err != nil || moved != 0 {
+		t.Errorf("second run moved %d (%v)", moved, err)
+	}
+	e.must(204, partner, "DELETE", "/v1/backup-credentials/"+id, nil)
+}
