@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"net/http/httptest"
 	"sync"
 	"time"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go/middleware"
 
@@ -168,6 +170,12 @@ func actions(moto *mototest.Server) ([]ActionFigures, error) {
 	for range 20 {
 		create()
 	}
+	// A credential with 10,000 history entries, as 10,000 changes leave
+	// them: get, list and history must not slow down with it.
+	busy := create()
+	if err := seedHistory(ctx, plainDDB, table, busy, 10_000); err != nil {
+		return nil, err
+	}
 	base := "/v1/backup-credentials/"
 	type step struct {
 		method, path string
@@ -181,8 +189,10 @@ func actions(moto *mototest.Server) ([]ActionFigures, error) {
 		steps   []step
 	}{
 		{"get", 1, []step{{"GET", base + a, nil}}},
-		{"list (one organization, 50 items)", 1, []step{{"GET", "/v1/backup-credentials?organizationId=org-1", nil}}},
+		{"list (one organization, 24 items, one with 10,000 history entries)", 1, []step{{"GET", "/v1/backup-credentials?organizationId=org-1", nil}}},
 		{"history", 1, []step{{"GET", base + a + "/history", nil}}},
+		{"get, 10,000 history entries", 1, []step{{"GET", base + busy, nil}}},
+		{"history, 10,000 history entries", 1, []step{{"GET", base + busy + "/history", nil}}},
 		{"organizations", 1, []step{{"GET", "/v1/organizations", nil}}},
 		{"lock + unlock", 2, []step{{"POST", base + a + "/lock", nil}, {"POST", base + a + "/unlock", nil}}},
 		{"make-default (two, alternately)", 2, []step{{"POST", base + a + "/make-default", nil}, {"POST", base + b + "/make-default", nil}}},
@@ -256,3 +266,39 @@ func figures(name string, minimum int, calls []call, handler, inside, replayed [
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// seedHistory writes n history items for credential id directly, as n
+// changes would have left them (writing them through the API would take
+// minutes on moto).
+func seedHistory(ctx context.Context, ddb *dynamodb.Client, table, id string, n int) error {
+	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	var batch []types.WriteRequest
+	flush := func() error {
+		in := &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: batch}}
+		for len(in.RequestItems[table]) > 0 {
+			out, err := ddb.BatchWriteItem(ctx, in)
+			if err != nil {
+				return fmt.Errorf("seed history: %w", err)
+			}
+			in.RequestItems = out.UnprocessedItems
+		}
+		batch = nil
+		return nil
+	}
+	for i := range n {
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second)
+		batch = append(batch, types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
+			"PK": str("CRED#" + id), "SK": str(fmt.Sprintf("HIST#%019d#%08x", math.MaxInt64-at.UnixNano(), i)),
+			"organizationId": str("org-1"), "at": str(at.Format(time.RFC3339)), "by": str("Bench"), "byId": str("u"),
+			"action": str("updated"), "fields": &types.AttributeValueMemberL{Value: []types.AttributeValue{str("s3Name")}}}}})
+		if len(batch) == 25 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(batch) > 0 {
+		return flush()
+	}
+	return nil
+}
