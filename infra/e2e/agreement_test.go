@@ -292,8 +292,8 @@ func TestWhoReadsSecrets(t *testing.T) {
 				iam[name] = append(iam[name], list(st.Action)...)
 			}
 		}
-		if slices.Contains(iam[name], "secretsmanager:GetSecretValue") != (name == "CheckFunction" || name == "HealthCheckFunction") {
-			t.Errorf("%s: GetSecretValue is for the check and the health check only; it has %v", name, iam[name])
+		if slices.Contains(iam[name], "secretsmanager:GetSecretValue") != (name == "CheckFunction" || name == "HealthCheckFunction" || name == "BackupTargetFunction") {
+			t.Errorf("%s: GetSecretValue is for the check, the health check and the backup engine's route only; it has %v", name, iam[name])
 		}
 		if slices.ContainsFunc(iam[name], func(a string) bool { return strings.HasPrefix(a, "kms:") }) {
 			t.Errorf("%s grants itself KMS actions; the key policy decides", name)
@@ -316,7 +316,7 @@ func TestWhoReadsSecrets(t *testing.T) {
 		}
 	}
 	for fn, actions := range kms {
-		if slices.Contains(actions, "kms:Decrypt") && !slices.Contains([]string{"CheckFunction", "HealthCheckFunction", "CreateFunction", "UpdateFunction"}, fn) {
+		if slices.Contains(actions, "kms:Decrypt") && !slices.Contains([]string{"CheckFunction", "HealthCheckFunction", "BackupTargetFunction", "CreateFunction", "UpdateFunction"}, fn) {
 			t.Errorf("the key policy lets %s decrypt", fn)
 		}
 	}

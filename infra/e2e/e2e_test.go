@@ -46,7 +46,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	}
 	env := []string{"AWS_ENDPOINT_URL=" + moto.URL, "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_REGION=us-east-1",
 		"TABLE_NAME=" + table, "SECRET_PREFIX=" + table + "/", "BACKUP_ENDPOINT_ALLOW_CIDRS=127.0.0.0/8", "EVENT_BUS_NAME=default",
-		"AWS_LAMBDA_FUNCTION_TIMEOUT=60"}
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=60", "BACKUP_ENGINE_PRINCIPALS=arn:aws:sts::123456789012:assumed-role/backup-engine/session"}
 	dirs, err := os.ReadDir(filepath.Join(root, "functions"))
 	if err != nil {
 		t.Fatal(err)
@@ -90,8 +90,8 @@ func TestFunctionsUnderRIE(t *testing.T) {
 				t.Fatalf("%s: body %q", name, r.Body)
 			}
 		}
-		if strings.Contains(r.Body, "example-secret-for-an-emulator") {
-			t.Errorf("%s answered the secret key", name)
+		if strings.Contains(r.Body, "example-secret-for-an-emulator") != (name == "backup-target" && want == 200) {
+			t.Errorf("%s: the secret key in its answer is %v, want it only in the backup engine's 200", name, !(name == "backup-target" && want == 200))
 		}
 		return body
 	}
@@ -112,6 +112,16 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	}
 	invoke("unlock", 200)
 	invoke("associate-project", 200)
+	// The backup engine gets the project's credential, with its secret, until
+	// it is locked.
+	if got := invoke("backup-target", 200); got["credentialId"] != id || got["secretAccessKey"] == "" {
+		t.Errorf("backup-target = %v", got)
+	}
+	invoke("lock", 200)
+	if got := invoke("backup-target", 409); got["code"] != "locked" {
+		t.Errorf("backup-target of a locked credential = %v", got)
+	}
+	invoke("unlock", 200)
 	if got := invoke("delete", 409); got["code"] != "in_use" {
 		t.Errorf("delete in use = %v", got)
 	}

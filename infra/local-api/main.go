@@ -77,7 +77,7 @@ func printToken(secret []byte, args []string) {
 	fs := flag.NewFlagSet("token", flag.ExitOnError)
 	sub := fs.String("sub", "user-1", "user ID")
 	name := fs.String("name", "Jane Admin", "display name")
-	role := fs.String("role", backup.RolePartner, "partner, manager or user")
+	role := fs.String("role", backup.RolePartner, "partner, manager, user, or backup-engine")
 	orgs := fs.String("orgs", "org-1", "comma-separated organization IDs")
 	ttl := fs.Duration("ttl", 12*time.Hour, "validity, such as 30m or 12h")
 	_ = fs.Parse(args)
@@ -92,7 +92,7 @@ func printToken(secret []byte, args []string) {
 // token signs a local token after checking what the API would refuse
 // silently: a role it does not know, a validity that is over already.
 func token(secret []byte, sub, name, role string, orgs []string, ttl time.Duration) (string, error) {
-	known := []string{backup.RolePartner, backup.RoleManager, backup.RoleUser}
+	known := []string{backup.RolePartner, backup.RoleManager, backup.RoleUser, backup.RoleBackupEngine}
 	if !slices.Contains(known, role) {
 		return "", fmt.Errorf("role %q is not one the API knows; use %s", role, strings.Join(known, ", "))
 	}

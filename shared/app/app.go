@@ -36,6 +36,9 @@ type Config struct {
 	SecretRecoveryDays int
 	// MaxCredentials is the most credentials an organization may have.
 	MaxCredentials int
+	// BackupEngines are the IAM principals that may resolve projects'
+	// credentials (BACKUP_ENGINE_PRINCIPALS, comma-separated ARNs).
+	BackupEngines []string
 	// Health check: the event bus for changes, checks in flight in all and
 	// per endpoint host.
 	EventBus                      string
@@ -114,6 +117,11 @@ func Load(lookup func(string) (string, bool), allowDefault string) (Config, erro
 	if cfg.SecretRecoveryDays < 7 || cfg.SecretRecoveryDays > 30 {
 		return Config{}, fmt.Errorf("SECRET_RECOVERY_DAYS must be 7 to 30, as Secrets Manager allows")
 	}
+	for _, p := range strings.Split(getenv("BACKUP_ENGINE_PRINCIPALS"), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			cfg.BackupEngines = append(cfg.BackupEngines, p)
+		}
+	}
 	cfg.AWS = aws.Config{Region: or("AWS_REGION", getenv("AWS_DEFAULT_REGION"))}
 	if id := getenv("AWS_ACCESS_KEY_ID"); id != "" {
 		cfg.AWS.Credentials = credentials.NewStaticCredentialsProvider(id, getenv("AWS_SECRET_ACCESS_KEY"), getenv("AWS_SESSION_TOKEN"))
@@ -157,6 +165,6 @@ func JSONLogs(w io.Writer) {
 func ServeLambda(cfg Config, svc *backup.Service, route string) {
 	JSONLogs(os.Stdout)
 	svc.Logger = slog.Default()
-	api := &httpapi.API{Service: svc, Auth: httpapi.GatewayAuth{Claims: cfg.Claims}, Logger: slog.Default()}
+	api := &httpapi.API{Service: svc, Auth: httpapi.GatewayAuth{Claims: cfg.Claims, BackupEngines: cfg.BackupEngines}, Logger: slog.Default()}
 	lambda.Start(httpadapter.NewV2(api.Handler(route)).ProxyWithContext)
 }

@@ -11,6 +11,10 @@ const (
 	RolePartner = "partner"
 	RoleManager = "manager"
 	RoleUser    = "user"
+	// RoleBackupEngine is the platform's backup engine: it may resolve a
+	// project's credential, secret included, and nothing else. In AWS it is
+	// an IAM principal, never a user's token.
+	RoleBackupEngine = "backup-engine"
 )
 
 // A Caller is the authenticated person behind a request, as the JWT

@@ -40,7 +40,9 @@ type Credential struct {
 	CreatedBy      string    `json:"createdBy"`
 	LastModified   time.Time `json:"lastModified"`
 	LastModifiedBy string    `json:"lastModifiedBy"`
-	Version        int64     `json:"version"`
+	// LastUsedAt is when the backup engine last resolved it; not a change.
+	LastUsedAt *time.Time `json:"lastUsedAt"`
+	Version    int64      `json:"version"`
 
 	// SecretVersion names the version of the secret key that goes with these
 	// keys. It never leaves the service.
@@ -100,4 +102,21 @@ type CheckResult struct {
 type StoredSecret struct {
 	NameID, TagID string
 	Created       time.Time
+}
+
+// A BackupTarget is what the backup engine needs to reach a project's
+// storage. It is the only answer that carries a secret key.
+type BackupTarget struct {
+	CredentialID    string  `json:"credentialId"`
+	OrganizationID  string  `json:"organizationId"`
+	Name            string  `json:"s3Name"`
+	Endpoint        string  `json:"s3Endpoint"`
+	Region          string  `json:"s3Region"`
+	CACertificate   *string `json:"s3CaCertificate"`
+	AuthType        string  `json:"authType"`
+	AccessKeyID     string  `json:"accessKeyId"`
+	SecretAccessKey string  `json:"secretAccessKey"`
+	SessionToken    *string `json:"sessionToken"`
+	ExpiresAt       *string `json:"expiresAt"`
+	Health          Health  `json:"health"`
 }

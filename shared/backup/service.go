@@ -60,6 +60,13 @@ type Store interface {
 	// position of the next page ("" on the last). It returns ENotFound, or
 	// EInvalid for a position it did not make.
 	History(ctx context.Context, id string, orgs []string, limit int, after string) ([]HistoryEntry, string, error)
+	// ResolveProject returns the credential a project is associated with,
+	// whatever its organization, or ENotFound.
+	ResolveProject(ctx context.Context, projectID string) (*Credential, error)
+	// RecordUse records that the backup engine resolved c at the given time,
+	// provided it is still unlocked and has the same keys: no version, no
+	// history. It returns ELocked, ENotFound or EPrecondition (keys changed).
+	RecordUse(ctx context.Context, c *Credential, at time.Time) error
 	// Organizations summarizes the given organizations, in their order.
 	Organizations(ctx context.Context, orgs []string) ([]Organization, error)
 	// ClaimIdempotencyKey claims scope for a create with the body hash. It
@@ -640,6 +647,49 @@ func (s *Service) History(ctx context.Context, caller Caller, id string, limit i
 		next = EncodeCursor(Position{Key: next}, bind...)
 	}
 	return entries, next, nil
+}
+
+// BackupTarget resolves a project's credential for the backup engine, with
+// its secret key read by the version the metadata names. A locked
+// credential is ELocked, and its secret is not read; the use is recorded
+// only while the credential is still unlocked with the keys read, so a lock
+// racing a resolution wins. It returns EForbidden (not the backup engine),
+// ENotFound, ELocked or EUnavailable.
+func (s *Service) BackupTarget(ctx context.Context, caller Caller, projectID string) (*BackupTarget, error) {
+	if caller.Role != RoleBackupEngine {
+		return nil, Errorf(EForbidden, "Only the backup engine may resolve a project's credential.")
+	}
+	if !ValidProjectID(projectID) {
+		return nil, Errorf(ENotFound, "No backup credential is associated with project %q.", truncate(projectID, 64))
+	}
+	for attempt := 0; ; attempt++ {
+		c, err := s.Store.ResolveProject(ctx, projectID)
+		if err != nil {
+			return nil, err
+		}
+		if c.IsLocked {
+			return nil, lockedForBackup()
+		}
+		secret, err := s.Secrets.GetSecret(ctx, c.ID, c.SecretVersion)
+		if err != nil {
+			return nil, Unavailable(fmt.Errorf("read secret of %s: %w", c.ID, err))
+		}
+		switch err := s.Store.RecordUse(ctx, c, s.now()); {
+		case ErrorCode(err) == ELocked:
+			return nil, lockedForBackup()
+		case ErrorCode(err) == EPrecondition && attempt < 2:
+			continue // the keys changed meanwhile: resolve again
+		case err != nil:
+			return nil, err
+		}
+		return &BackupTarget{CredentialID: c.ID, OrganizationID: c.OrganizationID, Name: c.Name, Endpoint: c.Endpoint,
+			Region: c.Region, CACertificate: c.CACertificate, AuthType: "accessKey", AccessKeyID: c.AccessKeyID,
+			SecretAccessKey: secret, Health: c.Health}, nil
+	}
+}
+
+func lockedForBackup() error {
+	return Errorf(ELocked, "Backup is disabled: the credential is locked.")
 }
 
 // Organizations summarizes the caller's organizations.

@@ -68,6 +68,7 @@ type credentialRecord struct {
 	CreatedAt      string            `dynamodbav:"createdAt"`
 	CreatedBy      string            `dynamodbav:"createdBy"`
 	GSI1PK         string            `dynamodbav:"gsi1pk"`
+	LastUsedAt     string            `dynamodbav:"lastUsedAt,omitempty"`
 	mutableRecord
 }
 
@@ -138,7 +139,8 @@ func mutableAttrs(c *backup.Credential) item { return marshal(mutableOf(c)) }
 // its keys: what a list answer shows, and what search matches (template.yaml
 // declares the same).
 var ListAttributes = []string{"id", "organizationId", "s3Name", "s3AccessKeyId", "s3Endpoint", "s3Region", "s3CaCertificate",
-	"isDefault", "isLocked", "projects", "health", "createdAt", "createdBy", "lastModified", "lastModifiedBy", "version", "searchText"}
+	"isDefault", "isLocked", "projects", "health", "createdAt", "createdBy", "lastModified", "lastModifiedBy", "version", "searchText",
+	"lastUsedAt"}
 
 // listAttributes are what a list reads of each credential.
 var listAttributes = append(slices.DeleteFunc(slices.Clone(ListAttributes), func(a string) bool { return a == "searchText" }), attrGSI1SK)
@@ -146,7 +148,7 @@ var listAttributes = append(slices.DeleteFunc(slices.Clone(ListAttributes), func
 // credentialAttributes are what a credential is read from.
 var credentialAttributes = []string{"id", "organizationId", "s3Name", "s3AccessKeyId", "s3Endpoint", "s3Region", "s3CaCertificate",
 	"isDefault", "isLocked", "projects", "projectCount", "health", "createdAt", "createdBy", "lastModified", "lastModifiedBy",
-	"version", "secretVersion"}
+	"version", "secretVersion", "lastUsedAt"}
 
 func getS(it item, k string) string {
 	if v, ok := it[k].(*types.AttributeValueMemberS); ok {
@@ -202,6 +204,9 @@ func credentialFrom(it item) (*backup.Credential, error) {
 	}
 	if at, err := time.Parse(time.RFC3339, r.Health.CheckedAt); err == nil {
 		c.Health.CheckedAt = &at
+	}
+	if at, err := time.Parse(time.RFC3339, r.LastUsedAt); err == nil {
+		c.LastUsedAt = &at
 	}
 	var err error
 	if c.CreatedAt, err = time.Parse(time.RFC3339, r.CreatedAt); err != nil {

@@ -2,10 +2,13 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/acme/backup-credentials/shared/backup"
@@ -122,4 +125,52 @@ func (st *Store) DissociateProject(ctx context.Context, id string, orgs []string
 			st.historyPut(id, c.OrganizationID, e),
 		)
 	})
+}
+
+// ResolveProject returns the credential a project's pointer names, in any
+// organization (for the backup engine), or ENotFound. Two consistent reads:
+// the pointer, then the credential it names.
+func (st *Store) ResolveProject(ctx context.Context, projectID string) (*backup.Credential, error) {
+	p, err := st.getItem(ctx, projectKey(projectID), "credentialId")
+	if err != nil {
+		return nil, failed("resolve project "+projectID, err)
+	}
+	id := getS(p, "credentialId")
+	if id == "" {
+		return nil, backup.Errorf(backup.ENotFound, "No backup credential is associated with project %q.", projectID)
+	}
+	it, err := st.getItem(ctx, credKey(id), credentialAttributes...)
+	if err != nil {
+		return nil, failed("resolve project "+projectID, err)
+	}
+	if it == nil {
+		return nil, backup.Errorf(backup.ENotFound, "No backup credential is associated with project %q.", projectID)
+	}
+	return credentialFrom(it)
+}
+
+// RecordUse sets lastUsedAt on c, provided it is still unlocked with the
+// keys read: not a person's change, so no version and no history.
+func (st *Store) RecordUse(ctx context.Context, c *backup.Credential, at time.Time) error {
+	ex := build(expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name("lastUsedAt"), expression.Value(timeString(at)))).
+		WithCondition(expression.And(expression.AttributeExists(expression.Name(attrPK)),
+			expression.Name("isLocked").Equal(expression.Value(false)),
+			expression.Name("secretVersion").Equal(expression.Value(c.SecretVersion)))))
+	_, err := st.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: st.table, Key: credKey(c.ID),
+		UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
+		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld})
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &ccf) && ccf.Item == nil:
+		return backup.Errorf(backup.ENotFound, "The credential was deleted.")
+	case errors.As(err, &ccf) && getBool(ccf.Item, "isLocked"):
+		return backup.Errorf(backup.ELocked, "Backup is disabled: the credential is locked.")
+	case errors.As(err, &ccf):
+		return backup.Errorf(backup.EPrecondition, "The credential's keys changed.")
+	case err != nil:
+		return failed("record use of "+c.ID, err)
+	}
+	return nil
 }

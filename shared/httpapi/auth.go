@@ -110,12 +110,32 @@ func parseOrganizations(v string) []string {
 	return out
 }
 
-// GatewayAuth reads the claims API Gateway's JWT authorizer verified.
-type GatewayAuth struct{ Claims ClaimNames }
+// GatewayAuth reads the caller API Gateway verified: the claims of a JWT
+// authorizer, or, on the backup engine's route (AWS_IAM authorization), the
+// IAM principal that signed the request, which is the backup engine when it
+// is one of BackupEngines.
+type GatewayAuth struct {
+	Claims ClaimNames
+	// BackupEngines are the IAM principal ARNs that may resolve projects'
+	// credentials (template parameter BackupEnginePrincipals).
+	BackupEngines []string
+}
 
 // Authenticate reads the caller from the request's API Gateway context.
 func (a GatewayAuth) Authenticate(r *http.Request) (backup.Caller, error) {
 	rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context())
+	if ok && rc.Authorizer != nil && rc.Authorizer.IAM != nil {
+		iam := rc.Authorizer.IAM
+		who := iam.UserARN
+		if who == "" {
+			who = iam.CallerID
+		}
+		c := backup.Caller{UserID: who, Name: "backup engine"}
+		if slices.Contains(a.BackupEngines, iam.UserARN) {
+			c.Role = backup.RoleBackupEngine
+		}
+		return c, nil
+	}
 	if !ok || rc.Authorizer == nil || rc.Authorizer.JWT == nil {
 		return backup.Caller{}, unauthorized("The request carries no verified token.")
 	}
@@ -123,7 +143,11 @@ func (a GatewayAuth) Authenticate(r *http.Request) (backup.Caller, error) {
 	for k, v := range rc.Authorizer.JWT.Claims {
 		claims[k] = v
 	}
-	return CallerFromClaims(claims, a.Claims)
+	c, err := CallerFromClaims(claims, a.Claims)
+	if c.Role == backup.RoleBackupEngine {
+		c.Role = "" // a user's token never makes its bearer the backup engine
+	}
+	return c, err
 }
 
 // BearerToken returns the token of an Authorization header of the Bearer

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+
+	"github.com/acme/backup-credentials/shared/backup"
 )
 
 func TestParseOrganizations(t *testing.T) {
@@ -108,5 +111,42 @@ func TestRoleAndOrganizationClaims(t *testing.T) {
 				t.Errorf("CanWrite = %v", c.CanWrite())
 			}
 		})
+	}
+}
+
+// TestGatewayBackupEngine: on the backup engine's route, API Gateway's IAM
+// authorizer names the principal; only the principals the deployment lists
+// are the backup engine. A user's JWT never is, whatever its role claim.
+func TestGatewayBackupEngine(t *testing.T) {
+	auth := GatewayAuth{Claims: DefaultClaims, BackupEngines: []string{"arn:aws:iam::123456789012:role/backup-engine"}}
+	request := func(rc events.APIGatewayV2HTTPRequestContext) *http.Request {
+		var accessor core.RequestAccessorV2
+		rc.HTTP = events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET"}
+		r, err := accessor.EventToRequestWithContext(context.Background(), events.APIGatewayV2HTTPRequest{
+			RawPath: "/internal/v1/projects/p-1/backup-target", RequestContext: rc, Headers: map[string]string{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	iam := func(arn string) events.APIGatewayV2HTTPRequestContext {
+		return events.APIGatewayV2HTTPRequestContext{Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+			IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{UserARN: arn, CallerID: "AROAEXAMPLE"}}}
+	}
+	tests := []struct {
+		name string
+		rc   events.APIGatewayV2HTTPRequestContext
+		role string
+	}{
+		{"a listed principal", iam("arn:aws:iam::123456789012:role/backup-engine"), backup.RoleBackupEngine},
+		{"another principal", iam("arn:aws:iam::123456789012:role/someone"), ""},
+		{"a JWT claiming the role", events.APIGatewayV2HTTPRequestContext{Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: map[string]string{"sub": "u", "role": "backup-engine"}}}}, ""},
+	}
+	for _, tt := range tests {
+		c, err := auth.Authenticate(request(tt.rc))
+		if err != nil || c.Role != tt.role {
+			t.Errorf("%s: caller %+v, %v; want role %q", tt.name, c, err, tt.role)
+		}
 	}
 }

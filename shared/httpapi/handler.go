@@ -323,3 +323,12 @@ func (a *API) organizations(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{"data": orgs})
 	return nil
 }
+
+func (a *API) backupTarget(w http.ResponseWriter, r *http.Request) error {
+	t, err := a.Service.BackupTarget(r.Context(), caller(r), r.PathValue("projectId"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}

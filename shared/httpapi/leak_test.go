@@ -24,11 +24,16 @@ func findLeaks(texts map[string]string, secrets []string) []string {
 }
 
 // suiteLeaks searches every log line and every response of the suite for
-// every secret key the suite used.
+// every secret key the suite used. The backup engine's 200 answers are the
+// one place a secret belongs (its headers are still searched).
 func suiteLeaks() []string {
 	texts := map[string]string{"logs": logs.String()}
 	for i, r := range recorded.all() {
-		texts[fmt.Sprintf("response %d to %s %s", i, r.method, r.path)] = string(r.body) + fmt.Sprint(r.header)
+		body := string(r.body)
+		if strings.HasPrefix(r.path, "/internal/v1/projects/") && r.status == 200 {
+			body = ""
+		}
+		texts[fmt.Sprintf("response %d to %s %s", i, r.method, r.path)] = body + fmt.Sprint(r.header)
 	}
 	var secrets []string
 	usedSecrets.Range(func(k, _ any) bool {
