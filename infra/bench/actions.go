@@ -170,12 +170,7 @@ func actions(moto *mototest.Server) ([]ActionFigures, error) {
 	for range 20 {
 		create()
 	}
-	// A credential with 10,000 history entries, as 10,000 changes leave
-	// them: get, list and history must not slow down with it.
-	busy := create()
-	if err := seedHistory(ctx, plainDDB, table, busy, 10_000); err != nil {
-		return nil, err
-	}
+	busy := create() // its 10,000 history entries come last (see below)
 	base := "/v1/backup-credentials/"
 	type step struct {
 		method, path string
@@ -183,24 +178,22 @@ func actions(moto *mototest.Server) ([]ActionFigures, error) {
 	}
 	// Each action is measured as steps that leave the state as they found
 	// it, so every round does the same work.
-	cases := []struct {
+	type action = struct {
 		name    string
 		minimum int
 		steps   []step
-	}{
+	}
+	cases := []action{
 		{"get", 1, []step{{"GET", base + a, nil}}},
-		{"list (one organization, 24 items, one with 10,000 history entries)", 1, []step{{"GET", "/v1/backup-credentials?organizationId=org-1", nil}}},
+		{"list (one organization, 23 items)", 1, []step{{"GET", "/v1/backup-credentials?organizationId=org-1", nil}}},
 		{"history", 1, []step{{"GET", base + a + "/history", nil}}},
-		{"get, 10,000 history entries", 1, []step{{"GET", base + busy, nil}}},
-		{"history, 10,000 history entries", 1, []step{{"GET", base + busy + "/history", nil}}},
 		{"organizations", 1, []step{{"GET", "/v1/organizations", nil}}},
 		{"lock + unlock", 2, []step{{"POST", base + a + "/lock", nil}, {"POST", base + a + "/unlock", nil}}},
 		{"make-default (two, alternately)", 2, []step{{"POST", base + a + "/make-default", nil}, {"POST", base + b + "/make-default", nil}}},
 		{"associate + dissociate", 2, []step{{"PUT", base + a + "/projects/p-1", map[string]string{"name": "shop"}}, {"DELETE", base + a + "/projects/p-1", nil}}},
 		{"rename twice (PATCH)", 4, []step{{"PATCH", base + a, map[string]string{"s3Name": "renamed-a"}}, {"PATCH", base + a, map[string]string{"s3Name": "bench-1"}}}},
 	}
-	var out []ActionFigures
-	for _, c := range cases {
+	measure := func(c action) ActionFigures {
 		run := func() {
 			for _, s := range c.steps {
 				if code, body := do(s.method, s.path, s.body); code >= 300 {
@@ -225,7 +218,11 @@ func actions(moto *mototest.Server) ([]ActionFigures, error) {
 			}
 			replayed = append(replayed, ms(time.Since(t)))
 		}
-		out = append(out, figures(c.name, c.minimum, calls, handler, inside, replayed))
+		return figures(c.name, c.minimum, calls, handler, inside, replayed)
+	}
+	var out []ActionFigures
+	for _, c := range cases {
+		out = append(out, measure(c))
 	}
 	// Create + delete: the provider check is a stand-in here (the real one is
 	// a network call the handler cannot add to).
@@ -251,7 +248,17 @@ func actions(moto *mototest.Server) ([]ActionFigures, error) {
 		}
 		replayed = append(replayed, ms(time.Since(t)))
 	}
-	return append(out, figures("create + delete", 4, calls, handler, inside, replayed)), nil
+	out = append(out, figures("create + delete", 4, calls, handler, inside, replayed))
+	// Last, as moto's writes slow down with the table's size: a credential
+	// with 10,000 history entries, as 10,000 changes leave them. Its item is
+	// no larger, so get takes the same time; history reads one page (moto's
+	// Query reads the whole partition to answer it, DynamoDB only the page).
+	if err := seedHistory(ctx, plainDDB, table, busy, 10_000); err != nil {
+		return nil, err
+	}
+	out = append(out, measure(action{"get, 10,000 history entries", 1, []step{{"GET", base + busy, nil}}}),
+		measure(action{"history, 10,000 history entries", 1, []step{{"GET", base + busy + "/history", nil}}}))
+	return out, nil
 }
 
 func figures(name string, minimum int, calls []call, handler, inside, replayed []float64) ActionFigures {
