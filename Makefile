@@ -94,7 +94,8 @@ deploy:
 SAM_FUNCTIONS := CreateFunction=create ListFunction=list GetFunction=get UpdateFunction=update DeleteFunction=delete \
   LockFunction=lock UnlockFunction=unlock MakeDefaultFunction=make-default CheckFunction=check ValidateFunction=validate \
   AssociateProjectFunction=associate-project DissociateProjectFunction=dissociate-project HistoryFunction=history \
-  OrganizationsFunction=organizations HealthCheckFunction=health-check BackupTargetFunction=backup-target
+  OrganizationsFunction=organizations HealthCheckFunction=health-check BackupTargetFunction=backup-target \
+  PublishChangesFunction=publish-changes
 define sam_build
 build-$(word 1,$(subst =, ,$(1))):
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(BUILD_FLAGS) -o $$(ARTIFACTS_DIR)/bootstrap ./functions/$(word 2,$(subst =, ,$(1)))

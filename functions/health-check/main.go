@@ -1,5 +1,5 @@
 // Command health-check re-checks every stored credential on an EventBridge
-// schedule, records each result and announces changes.
+// schedule and records each result (the table's stream announces changes).
 package main
 
 import (
@@ -14,7 +14,6 @@ import (
 	"github.com/acme/backup-credentials/shared/app"
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
-	"github.com/acme/backup-credentials/shared/eventbus"
 	"github.com/acme/backup-credentials/shared/health"
 	"github.com/acme/backup-credentials/shared/provider"
 	"github.com/acme/backup-credentials/shared/secrets"
@@ -32,7 +31,6 @@ func main() {
 	runner := &health.Runner{
 		Store: store, Secrets: vault,
 		Service:     &backup.Service{Store: store, Secrets: vault, Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS"))},
-		Publisher:   eventbus.FromConfig(cfg.AWS, cfg.Endpoint("EVENTBRIDGE"), cfg.EventBus),
 		Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost, Margin: cfg.CheckTimeout + 2*time.Second,
 	}
 	lambda.Start(func(ctx context.Context, _ events.EventBridgeEvent) (health.Summary, error) {

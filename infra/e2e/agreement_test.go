@@ -76,6 +76,10 @@ func templateFunctions(t *testing.T) map[string]string {
 	return out
 }
 
+// background are the functions that serve no route: the scheduled health
+// check, and the publisher the table's stream invokes.
+var background = map[string]bool{"health-check": true, "publish-changes": true}
+
 // TestEverythingAgrees fails when a route is missing from any of the places
 // that must name it.
 func TestEverythingAgrees(t *testing.T) {
@@ -111,9 +115,9 @@ func TestEverythingAgrees(t *testing.T) {
 			continue
 		}
 		fromTemplate = append(fromTemplate, dir)
-		if dir == "health-check" {
+		if background[dir] {
 			if route != "" {
-				t.Errorf("the health check has an HTTP route %q", route)
+				t.Errorf("%s has an HTTP route %q", dir, route)
 			}
 			continue
 		}
@@ -138,7 +142,7 @@ func TestEverythingAgrees(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f != "health-check" && !strings.Contains(string(main), fmt.Sprintf("%q)", f)) {
+		if !background[f] && !strings.Contains(string(main), fmt.Sprintf("%q)", f)) {
 			t.Errorf("functions/%s/main.go does not serve route %q", f, f)
 		}
 	}
@@ -383,5 +387,96 @@ func TestIndexProjectsWhatListShows(t *testing.T) {
 	got, want := slices.Sorted(slices.Values(idx[0].Projection.NonKeyAttributes)), slices.Sorted(slices.Values(dynamo.ListAttributes))
 	if !slices.Equal(got, want) || slices.Contains(got, "secretVersion") {
 		t.Errorf("template projects %v; the code reads %v", got, want)
+	}
+}
+
+// TestChangesFromTheStream holds the template to what the publisher needs:
+// the table's stream with both images (dynamo.CreateTable makes the same),
+// the publisher invoked by it with partial batch responses, split batches,
+// bounded retries, a dead-letter queue with an alarm, and filters that let
+// through every record that can make an event.
+func TestChangesFromTheStream(t *testing.T) {
+	type esm struct {
+		Type       string `yaml:"Type"`
+		Properties struct {
+			Stream                     string   `yaml:"Stream"`
+			StartingPosition           string   `yaml:"StartingPosition"`
+			BisectBatchOnFunctionError bool     `yaml:"BisectBatchOnFunctionError"`
+			MaximumRetryAttempts       int      `yaml:"MaximumRetryAttempts"`
+			FunctionResponseTypes      []string `yaml:"FunctionResponseTypes"`
+			DestinationConfig          struct {
+				OnFailure struct {
+					Destination string `yaml:"Destination"`
+				} `yaml:"OnFailure"`
+			} `yaml:"DestinationConfig"`
+			FilterCriteria struct {
+				Filters []struct {
+					Pattern string `yaml:"Pattern"`
+				} `yaml:"Filters"`
+			} `yaml:"FilterCriteria"`
+		} `yaml:"Properties"`
+	}
+	var doc struct {
+		Resources map[string]struct {
+			Type       string `yaml:"Type"`
+			Properties struct {
+				StreamSpecification struct {
+					StreamViewType string `yaml:"StreamViewType"`
+				} `yaml:"StreamSpecification"`
+				Environment struct {
+					Variables map[string]any `yaml:"Variables"`
+				} `yaml:"Environment"`
+				Events     map[string]esm `yaml:"Events"`
+				Dimensions []struct {
+					Value string `yaml:"Value"`
+				} `yaml:"Dimensions"`
+			} `yaml:"Properties"`
+		} `yaml:"Resources"`
+	}
+	readTemplate(t, &doc)
+	if v := doc.Resources["Table"].Properties.StreamSpecification.StreamViewType; v != "NEW_AND_OLD_IMAGES" {
+		t.Errorf("the table's stream view is %q, want NEW_AND_OLD_IMAGES", v)
+	}
+	fn := doc.Resources["PublishChangesFunction"].Properties
+	if fn.Environment.Variables["EVENT_BUS_NAME"] == nil {
+		t.Error("the publisher has no EVENT_BUS_NAME")
+	}
+	var streams []esm
+	for name, ev := range fn.Events {
+		if ev.Type != "DynamoDB" {
+			t.Errorf("the publisher has event %s of type %s", name, ev.Type)
+		}
+		streams = append(streams, ev)
+	}
+	if len(streams) != 1 {
+		t.Fatalf("the publisher has %d stream events, want 1", len(streams))
+	}
+	p := streams[0].Properties
+	if p.Stream != "Table.StreamArn" || p.StartingPosition != "TRIM_HORIZON" || !p.BisectBatchOnFunctionError ||
+		p.MaximumRetryAttempts < 1 || p.MaximumRetryAttempts > 100 || !slices.Contains(p.FunctionResponseTypes, "ReportBatchItemFailures") {
+		t.Errorf("the publisher's event source = %+v", p)
+	}
+	dlq := p.DestinationConfig.OnFailure.Destination
+	if dlq != "PublishChangesDeadLetters.Arn" || doc.Resources["PublishChangesDeadLetters"].Type != "AWS::SQS::Queue" {
+		t.Errorf("on failure the records go to %q", dlq)
+	}
+	alarmed := false
+	for _, r := range doc.Resources {
+		for _, d := range r.Properties.Dimensions {
+			alarmed = alarmed || r.Type == "AWS::CloudWatch::Alarm" && d.Value == "PublishChangesDeadLetters.QueueName"
+		}
+	}
+	if !alarmed {
+		t.Error("no alarm watches the publisher's dead-letter queue")
+	}
+	var patterns []string
+	for _, f := range p.FilterCriteria.Filters {
+		patterns = append(patterns, f.Pattern)
+	}
+	all := strings.Join(patterns, "\n")
+	for _, want := range []string{`"SK": {"S": ["CRED"]}`, `"SK": {"S": [{"prefix": "HIST#"}]}`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the filters %v do not let %s through", patterns, want)
+		}
 	}
 }

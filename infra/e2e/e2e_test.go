@@ -8,12 +8,18 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/mototest"
 )
@@ -142,12 +148,87 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	if err != nil || !strings.Contains(string(raw), `"Complete":true`) {
 		t.Errorf("health-check answered %s (%v)\n%s", raw, err, fns["health-check"].Logs())
 	}
+
+	// The walk's changes, as the table's stream holds them, through the
+	// publisher to the bus: one event per change, in order, no secret.
+	queue := busQueue(t, "default")
+	batch, err := mototest.StreamEvent(ctx, moto.Config(), table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range [][]byte{batch, mustEvent(t, "publish-changes")} {
+		raw, err = fns["publish-changes"].Invoke(ctx, ev)
+		if err != nil || strings.Contains(string(raw), "itemIdentifier") {
+			t.Errorf("publish-changes answered %s (%v)\n%s", raw, err, fns["publish-changes"].Logs())
+		}
+	}
+	var types []string
+	for _, e := range queue.drain(t) {
+		types = append(types, e["detail-type"].(string))
+		if strings.Contains(fmt.Sprint(e), "example-secret-for-an-emulator") {
+			t.Errorf("an event carries the secret key: %v", e)
+		}
+	}
+	want := []string{backup.EventCreated, backup.EventDefaultChanged, backup.EventLocked, backup.EventUnlocked, backup.EventProjectAssociated,
+		backup.EventLocked, backup.EventUnlocked, backup.EventProjectDissociated, backup.EventUpdated, backup.EventDeleted,
+		backup.EventLocked} // the last from events/publish-changes.json
+	if !slices.Equal(types, want) {
+		t.Errorf("events on the bus:\n got %v\nwant %v", types, want)
+	}
 	for name, f := range fns {
 		if strings.Contains(f.Logs(), "example-secret-for-an-emulator") {
 			t.Errorf("%s logged the secret key", name)
 		}
 		if len(f.InitDurations()) == 0 {
 			t.Errorf("%s: no INIT REPORT in\n%s", name, f.Logs())
+		}
+	}
+}
+
+// queue receives what a rule on the bus matches: every event of this
+// service.
+type queue struct {
+	api *sqs.Client
+	url string
+}
+
+func busQueue(t *testing.T, bus string) *queue {
+	ctx := context.Background()
+	cfg := moto.Config()
+	name := fmt.Sprintf("e2e%d", time.Now().UnixNano())
+	q, err := sqs.NewFromConfig(cfg).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eb := eventbridge.NewFromConfig(cfg)
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(name), EventBusName: aws.String(bus),
+		EventPattern: aws.String(`{"source":["` + backup.EventSource + `"]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(name), EventBusName: aws.String(bus),
+		Targets: []ebtypes.Target{{Id: aws.String("q"), Arn: aws.String("arn:aws:sqs:us-east-1:123456789012:" + name)}}}); err != nil {
+		t.Fatal(err)
+	}
+	return &queue{api: sqs.NewFromConfig(cfg), url: aws.ToString(q.QueueUrl)}
+}
+
+// drain returns the events in the queue, in the order they were sent.
+func (q *queue) drain(t *testing.T) []map[string]any {
+	var out []map[string]any
+	for {
+		r, err := q.api.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(q.url), MaxNumberOfMessages: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Messages) == 0 {
+			return out
+		}
+		for _, m := range r.Messages {
+			var e map[string]any
+			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &e); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, e)
 		}
 	}
 }

@@ -33,14 +33,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/acme/backup-credentials/infra/local-api/localauth"
+	"github.com/acme/backup-credentials/infra/local-api/tail"
 	"github.com/acme/backup-credentials/shared/app"
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
+	"github.com/acme/backup-credentials/shared/eventbus"
 	"github.com/acme/backup-credentials/shared/health"
 	"github.com/acme/backup-credentials/shared/httpapi"
 	"github.com/acme/backup-credentials/shared/inmem"
 	"github.com/acme/backup-credentials/shared/provider"
 	"github.com/acme/backup-credentials/shared/secrets"
+	"github.com/acme/backup-credentials/shared/stream"
 )
 
 func main() {
@@ -123,8 +126,16 @@ func serve(ctx context.Context, secret []byte) error {
 		}
 		svc.Store, svc.Secrets = st, sec
 		storage = []any{"dynamodb", endpointOrAWS(cfg, "DYNAMODB"), "secretsManager", endpointOrAWS(cfg, "SECRETS_MANAGER")}
+		if devTokens {
+			// An emulator's stream: announce its changes on its EventBridge,
+			// as the deployed publisher does (in AWS, that function does).
+			if err := publishFromTail(ctx, cfg); err != nil {
+				return err
+			}
+			storage = append(storage, "events", "EventBridge bus "+cfg.EventBus+" at "+endpointOrAWS(cfg, "EVENTBRIDGE"))
+		}
 	} else {
-		ddb, err := inmem.DynamoDB(ctx, cfg.Table)
+		ddb, changes, err := inmem.DynamoDBWithStream(ctx, cfg.Table)
 		if err != nil {
 			return err
 		}
@@ -132,6 +143,9 @@ func serve(ctx context.Context, secret []byte) error {
 		st.MaxCredentialsPerOrganization = cfg.MaxCredentials
 		svc.Store = st
 		svc.Secrets = inmem.NewSecretStore()
+		pub := stream.New(stream.LogBus{Logger: slog.Default()}, slog.Default())
+		go follow(ctx, func(ctx context.Context) error { return changes.Drain(ctx, 100, pub.Publish) })
+		storage = append(storage, "events", "logged")
 	}
 	if every := os.Getenv("HEALTH_CHECK_INTERVAL"); every != "" {
 		interval, err := time.ParseDuration(every)
@@ -139,7 +153,7 @@ func serve(ctx context.Context, secret []byte) error {
 			return fmt.Errorf("HEALTH_CHECK_INTERVAL: %w", err)
 		}
 		runner := &health.Runner{Store: svc.Store.(health.Store), Secrets: svc.Secrets.(health.Secrets), Service: svc,
-			Publisher: health.LogPublisher{Logger: slog.Default()}, Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost}
+			Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost}
 		go healthEvery(ctx, runner, interval)
 	}
 	api := &httpapi.API{Service: svc, Auth: localauth.Auth{Secret: secret, Claims: cfg.Claims}, Logger: slog.Default()}
@@ -168,6 +182,52 @@ func serve(ctx context.Context, secret []byte) error {
 		return err
 	}
 	return nil
+}
+
+// follow drains a stream every quarter second until ctx ends, as the event
+// source mapping polls in AWS.
+func follow(ctx context.Context, drain func(context.Context) error) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := drain(ctx); err != nil && ctx.Err() == nil {
+				slog.Error("publish change events; delivered again next time", "error", err)
+			}
+		}
+	}
+}
+
+// publishFromTail follows the emulator's table stream and puts its changes
+// on the emulator's event bus, logging each.
+func publishFromTail(ctx context.Context, cfg app.Config) error {
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("load AWS config: %w", err)
+	}
+	t, err := tail.New(ctx, awsCfg, cfg.Table)
+	if err != nil {
+		return err
+	}
+	bus := teeBus{eventbus.FromConfig(awsCfg, "", cfg.EventBus), stream.LogBus{Logger: slog.Default()}}
+	pub := stream.New(bus, slog.Default())
+	go follow(ctx, func(ctx context.Context) error { return t.Drain(ctx, 100, pub.Publish) })
+	return nil
+}
+
+// teeBus puts events on a bus and logs those it took.
+type teeBus struct {
+	bus stream.Bus
+	log stream.LogBus
+}
+
+func (b teeBus) Put(ctx context.Context, evs []backup.Event) (int, error) {
+	n, err := b.bus.Put(ctx, evs)
+	_, _ = b.log.Put(ctx, evs[:n])
+	return n, err
 }
 
 // healthEvery runs the health check every interval until ctx ends.
@@ -264,7 +324,7 @@ func healthCheckOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r := &health.Runner{Store: st, Secrets: sec, Publisher: health.LogPublisher{Logger: slog.Default()},
+	r := &health.Runner{Store: st, Secrets: sec,
 		Service:     &backup.Service{Store: st, Secrets: sec, Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS"))},
 		Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost}
 	_, err = r.Run(ctx)

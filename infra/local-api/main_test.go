@@ -2,14 +2,21 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/acme/backup-credentials/infra/local-api/localauth"
+	"github.com/acme/backup-credentials/shared/mototest"
 )
 
 func TestTokenRefusesWhatTheAPIWould(t *testing.T) {
@@ -77,5 +84,84 @@ func TestDefaultSecretOnlyForLocalStorage(t *testing.T) {
 	err := serve(context.Background(), []byte(localauth.DefaultSecret))
 	if err == nil || !strings.Contains(err.Error(), "LOCAL_JWT_SECRET") {
 		t.Errorf("serve with the default secret and remote storage: %v, want a refusal naming LOCAL_JWT_SECRET", err)
+	}
+}
+
+// TestRunMotoPublishes: with its storage on moto (make run-moto), the local
+// API follows the table's stream and puts each change on moto's event bus,
+// as the deployed publisher does.
+func TestRunMotoPublishes(t *testing.T) {
+	moto, err := mototest.Start()
+	if err != nil {
+		t.Fatal(err) // fails, never skips, without moto
+	}
+	defer moto.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	for k, v := range map[string]string{"AWS_ENDPOINT_URL": moto.URL, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local",
+		"AWS_SECRET_ACCESS_KEY": "local", "PORT": fmt.Sprint(port), "TABLE_NAME": "run-moto"} {
+		t.Setenv(k, v)
+	}
+	// A rule on the default bus sends every event of the service to a queue.
+	cfg := moto.Config()
+	q, err := sqs.NewFromConfig(cfg).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("events")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eb := eventbridge.NewFromConfig(cfg)
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("all"), EventPattern: aws.String(`{"source":["backup-credentials"]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("all"),
+		Targets: []ebtypes.Target{{Id: aws.String("q"), Arn: aws.String("arn:aws:sqs:us-east-1:123456789012:events")}}}); err != nil {
+		t.Fatal(err)
+	}
+	secret := []byte("test-secret")
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, secret) }()
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	tok, err := localauth.Token(secret, "user-1", "Jane Admin", "partner", []string{"org-1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := fmt.Sprintf(`{"organizationId":"org-1","s3Name":"prod-backups","s3AccessKeyId":"LOCALDEMOKEY","s3SecretKey":"local-demo-secret","s3Endpoint":"%s/local-s3","s3Region":"us-east-1"}`, base)
+	var status int
+	for i := 0; i < 100 && status == 0; i++ {
+		req, _ := http.NewRequest(http.MethodPost, base+"/v1/backup-credentials", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			status = resp.StatusCode
+			resp.Body.Close()
+		} else {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if status != http.StatusCreated {
+		t.Fatalf("create answered %d", status)
+	}
+	var got string
+	for i := 0; i < 50 && got == ""; i++ {
+		out, err := sqs.NewFromConfig(cfg).ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			got = aws.ToString(m.Body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(got, `"detail-type": "Backup Credential Created"`) || strings.Contains(got, "local-demo-secret") {
+		t.Errorf("moto's bus got %q, want the Created event without the secret", got)
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Error(err)
 	}
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -53,7 +56,8 @@ func TestREADMEWalkthrough(t *testing.T) {
 	}
 	srv := exec.Command(bin)
 	srv.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port))
-	srv.Stderr = os.Stderr
+	logs := &syncBuffer{}
+	srv.Stderr = io.MultiWriter(os.Stderr, logs)
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -89,4 +93,40 @@ func TestREADMEWalkthrough(t *testing.T) {
 	if strings.Contains(string(out), "local-demo-secret") {
 		t.Errorf("the secret key appears in an answer:\n%s", out)
 	}
+	// Each change is logged as the event it would publish, from the
+	// in-process table's stream, which is drained four times a second.
+	var events []string
+	for range 40 {
+		events = regexp.MustCompile(`detailType="([^"]+)"`).FindAllString(logs.String(), -1)
+		if slices.Contains(events, `detailType="Backup Credential Deleted"`) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, want := range []string{"Created", "Locked", "Unlocked", "Deleted"} {
+		if !slices.Contains(events, `detailType="Backup Credential `+want+`"`) {
+			t.Errorf("no %s event logged; logged %v", want, events)
+		}
+	}
+	if strings.Contains(logs.String(), "local-demo-secret") {
+		t.Error("the secret key appears in the local API's log")
+	}
+}
+
+// syncBuffer is a buffer one goroutine writes while another reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

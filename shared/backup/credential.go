@@ -20,6 +20,9 @@ const (
 	ActionMadeDefault        = "made-default"
 	ActionProjectAssociated  = "project-associated"
 	ActionProjectDissociated = "project-dissociated"
+	// ActionDeleted is recorded for the change events only: the history of
+	// a deleted credential is not shown.
+	ActionDeleted = "deleted"
 )
 
 // A Credential is an organization's S3 credential without its secret key,

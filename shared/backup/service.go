@@ -49,7 +49,7 @@ type Store interface {
 	DissociateProject(ctx context.Context, id string, orgs []string, projectID string, e HistoryEntry) error
 	// DeleteCredential deletes an unlocked credential without projects and
 	// returns what it was. It returns ENotFound, ELocked or EInUse.
-	DeleteCredential(ctx context.Context, id string, orgs []string) (*Credential, error)
+	DeleteCredential(ctx context.Context, id string, orgs []string, e HistoryEntry) (*Credential, error)
 	// RecordHealth records the result of a check of checked, never
 	// re-creating a deleted credential, overwriting a newer result, or
 	// recording a result about keys, an endpoint or a region the credential
@@ -489,7 +489,7 @@ func (s *Service) Delete(ctx context.Context, caller Caller, id string) error {
 	if !ValidID(id) {
 		return notFound(id)
 	}
-	if _, err := s.Store.DeleteCredential(ctx, id, caller.Organizations); err != nil {
+	if _, err := s.Store.DeleteCredential(ctx, id, caller.Organizations, s.entry(caller, ActionDeleted)); err != nil {
 		return err
 	}
 	if err := s.Secrets.DeleteSecret(context.WithoutCancel(ctx), id); err != nil {

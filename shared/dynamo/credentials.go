@@ -45,13 +45,15 @@ func (st *Store) CreateCredential(ctx context.Context, c *backup.Credential, e b
 	// with the answer by the same write, so a retry after a lost answer
 	// replays it.
 	count := expression.Name("credentialCount")
+	ci := credentialItem(c)
+	ci[attrByID] = s(e.ByID)
 	items := []types.TransactWriteItem{
-		st.put(credentialItem(c), absent),
+		st.put(ci, absent),
 		st.put(nameItem, absent),
 		st.update(orgKey(c.OrganizationID), build(expression.NewBuilder().
 			WithUpdate(expression.Add(count, expression.Value(1))).
 			WithCondition(expression.Or(count.AttributeNotExists(), count.LessThan(expression.Value(st.MaxCredentialsPerOrganization)))))),
-		st.historyPut(c.ID, c.OrganizationID, e),
+		st.historyPut(c.ID, c.OrganizationID, c.Version, e),
 	}
 	if scope != "" {
 		resp, err := json.Marshal(c)
@@ -128,7 +130,7 @@ func (st *Store) SetLocked(ctx context.Context, id string, orgs []string, locked
 			st.update(credKey(id), build(expression.NewBuilder().
 				WithUpdate(change(expression.Set(expression.Name("isLocked"), expression.Value(locked)), e)).
 				WithCondition(atVersion(c.Version)))),
-			st.historyPut(id, c.OrganizationID, e),
+			st.historyPut(id, c.OrganizationID, c.Version+1, e),
 		); err != nil {
 			return err
 		}
@@ -146,6 +148,7 @@ func (st *Store) UpdateCredential(ctx context.Context, old, c *backup.Credential
 	for k, v := range mutableAttrs(c) {
 		set = set.Set(expression.Name(k), expression.Value(v))
 	}
+	set = set.Set(expression.Name(attrByID), expression.Value(e.ByID))
 	if c.CACertificate == nil {
 		set = set.Remove(expression.Name("s3CaCertificate"))
 	}
@@ -153,7 +156,7 @@ func (st *Store) UpdateCredential(ctx context.Context, old, c *backup.Credential
 		st.update(credKey(c.ID), build(expression.NewBuilder().WithUpdate(set).WithCondition(expression.And(
 			expression.AttributeExists(expression.Name(attrPK)), atVersion(old.Version),
 			expression.Name("isLocked").Equal(expression.Value(false)))))),
-		st.historyPut(c.ID, c.OrganizationID, e),
+		st.historyPut(c.ID, c.OrganizationID, c.Version, e),
 	}
 	oldKey, newKey := backup.NameKey(old.Name), backup.NameKey(c.Name)
 	if oldKey != newKey {
@@ -201,8 +204,9 @@ func (st *Store) UpdateCredential(ctx context.Context, old, c *backup.Credential
 
 // DeleteCredential deletes a credential, its name claim and, when it was the
 // default, the organization's pointer to it, in one transaction conditioned
-// on the credential read: unlocked, with no projects.
-func (st *Store) DeleteCredential(ctx context.Context, id string, orgs []string) (*backup.Credential, error) {
+// on the credential read (unlocked, with no projects) that also records the
+// deletion: the change events announce it from that entry.
+func (st *Store) DeleteCredential(ctx context.Context, id string, orgs []string, e backup.HistoryEntry) (*backup.Credential, error) {
 	var result *backup.Credential
 	err := st.optimistic(ctx, "delete "+id, func() error {
 		it, err := st.getItem(ctx, credKey(id), credentialAttributes...)
@@ -230,6 +234,7 @@ func (st *Store) DeleteCredential(ctx context.Context, id string, orgs []string)
 				expression.Name("projectCount").Equal(expression.Value(0)))),
 			st.del(nameKey(c.OrganizationID, backup.NameKey(c.Name)), claimedBy(id)),
 			st.update(orgKey(c.OrganizationID), build(org)),
+			st.historyPut(id, c.OrganizationID, c.Version, e),
 		)
 		if err != nil {
 			return err

@@ -45,7 +45,7 @@ func (st *Store) MakeDefault(ctx context.Context, id string, orgs []string, e ba
 				WithCondition(atVersion(c.Version)))),
 			st.update(orgKey(c.OrganizationID), build(expression.NewBuilder().
 				WithUpdate(expression.Set(def, expression.Value(id))).WithCondition(orgCond))),
-			st.historyPut(id, c.OrganizationID, e),
+			st.historyPut(id, c.OrganizationID, c.Version+1, e),
 		}
 		if prev != "" && prev != id {
 			pe := backup.HistoryEntry{At: e.At, By: e.By, ByID: e.ByID, Action: backup.ActionUpdated, Fields: []string{"isDefault"}}
@@ -53,7 +53,7 @@ func (st *Store) MakeDefault(ctx context.Context, id string, orgs []string, e ba
 				st.update(credKey(prev), build(expression.NewBuilder().
 					WithUpdate(change(expression.Set(expression.Name("isDefault"), expression.Value(false)), pe)).
 					WithCondition(expression.AttributeExists(expression.Name(attrPK))))),
-				st.historyPut(prev, c.OrganizationID, pe))
+				st.historyPut(prev, c.OrganizationID, 0, pe))
 		}
 		if err := st.transact(ctx, items...); err != nil {
 			return err

@@ -41,14 +41,15 @@ func histSK(t time.Time) string {
 }
 
 // historyPut is the write of one history entry, for the transaction of the
-// change it records.
-func (st *Store) historyPut(id, org string, e backup.HistoryEntry) types.TransactWriteItem {
+// change it records; version is the credential's after it, or 0 when the
+// transaction does not know it.
+func (st *Store) historyPut(id, org string, version int64, e backup.HistoryEntry) types.TransactWriteItem {
 	fields := e.Fields
 	if fields == nil {
 		fields = []string{}
 	}
 	return st.put(marshal(historyRecord{PK: "CRED#" + id, SK: histSK(time.Now()), OrganizationID: org,
-		At: timeString(e.At), By: e.By, ByID: e.ByID, Action: e.Action, Fields: fields}), absent)
+		At: timeString(e.At), By: e.By, ByID: e.ByID, Action: e.Action, Fields: fields, Version: version}), absent)
 }
 
 // historyRecord is one history entry's item.
@@ -61,6 +62,7 @@ type historyRecord struct {
 	ByID           string   `dynamodbav:"byId"`
 	Action         string   `dynamodbav:"action"`
 	Fields         []string `dynamodbav:"fields"`
+	Version        int64    `dynamodbav:"version,omitempty"`
 }
 
 // entryFrom reads one history entry, an item or a legacy list element.

@@ -66,12 +66,12 @@ func (st *Store) AssociateProject(ctx context.Context, id string, orgs []string,
 				WithCondition(expression.And(atVersion(c.Version),
 					count.LessThanEqual(expression.Value(st.MaxProjectsPerCredential-int(added))))))),
 			st.put(pi, projCond),
-			st.historyPut(id, c.OrganizationID, e),
+			st.historyPut(id, c.OrganizationID, c.Version+1, e),
 		}
 		if prev != "" && prev != id {
 			pe := backup.HistoryEntry{At: e.At, By: e.By, ByID: e.ByID, Action: backup.ActionProjectDissociated, Fields: []string{"projects"}}
 			items = append(items, st.removeProject(prev, p.ID, pe, expression.AttributeExists(projectName(p.ID))),
-				st.historyPut(prev, c.OrganizationID, pe))
+				st.historyPut(prev, c.OrganizationID, 0, pe))
 		}
 		if err := st.transact(ctx, items...); err != nil {
 			return err
@@ -122,7 +122,7 @@ func (st *Store) DissociateProject(ctx context.Context, id string, orgs []string
 		return st.transact(ctx,
 			st.removeProject(id, projectID, e, atVersion(c.Version)),
 			st.del(projectKey(projectID), claimedBy(id)),
-			st.historyPut(id, c.OrganizationID, e),
+			st.historyPut(id, c.OrganizationID, c.Version+1, e),
 		)
 	})
 }

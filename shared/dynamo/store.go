@@ -208,7 +208,8 @@ func (st *Store) optimistic(ctx context.Context, op string, step func() error) e
 func change(u expression.UpdateBuilder, e backup.HistoryEntry) expression.UpdateBuilder {
 	return u.Set(expression.Name("version"), expression.Name("version").Plus(expression.Value(1))).
 		Set(expression.Name("lastModified"), expression.Value(timeString(e.At))).
-		Set(expression.Name("lastModifiedBy"), expression.Value(e.By))
+		Set(expression.Name("lastModifiedBy"), expression.Value(e.By)).
+		Set(expression.Name(attrByID), expression.Value(e.ByID))
 }
 
 // atVersion is the condition that the credential is still at version v.

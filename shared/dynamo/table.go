@@ -15,13 +15,16 @@ type TableCreator interface {
 	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
 }
 
-// CreateTable creates the table with its index, as template.yaml declares it,
-// for the local API and tests. A table that exists already is left alone.
+// CreateTable creates the table with its index and its stream (images before
+// and after each change, which the change events are made from), as
+// template.yaml declares it, for the local API and tests. A table that
+// exists already is left alone.
 func CreateTable(ctx context.Context, api TableCreator, table string) error {
 	str := types.ScalarAttributeTypeS
 	_, err := api.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:   aws.String(table),
-		BillingMode: types.BillingModePayPerRequest,
+		TableName:           aws.String(table),
+		BillingMode:         types.BillingModePayPerRequest,
+		StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages},
 		AttributeDefinitions: []types.AttributeDefinition{
 			{AttributeName: aws.String(attrPK), AttributeType: str},
 			{AttributeName: aws.String(attrSK), AttributeType: str},

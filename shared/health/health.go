@@ -1,8 +1,8 @@
 // Package health provides the scheduled re-check of every stored credential:
 // it walks the table page by page, checks each credential's keys with bounded
-// concurrency and a cap per endpoint host, records the result, announces
-// status changes, sweeps orphaned secrets, and stops in time for the Lambda
-// deadline, leaving a cursor for the next run.
+// concurrency and a cap per endpoint host, records the result (the table's
+// stream announces status changes), sweeps orphaned secrets, and stops in
+// time for the Lambda deadline, leaving a cursor for the next run.
 package health
 
 import (
@@ -35,26 +35,10 @@ type Secrets interface {
 	DeleteSecret(ctx context.Context, id string) error
 }
 
-// A Change is a credential whose health status changed; never a secret.
-type Change struct {
-	OrganizationID string    `json:"organizationId"`
-	CredentialID   string    `json:"credentialId"`
-	OldStatus      string    `json:"oldStatus"`
-	NewStatus      string    `json:"newStatus"`
-	Message        string    `json:"message"`
-	CheckedAt      time.Time `json:"checkedAt"`
-}
-
-// A Publisher announces changes (EventBridge in AWS).
-type Publisher interface {
-	Publish(ctx context.Context, changes []Change) error
-}
-
 // Runner runs health checks.
 type Runner struct {
-	Store     Store
-	Secrets   Secrets
-	Publisher Publisher
+	Store   Store
+	Secrets Secrets
 	// Service checks one credential (its CheckHealth reads the secret).
 	Service *backup.Service
 	Logger  *slog.Logger
@@ -141,13 +125,12 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		return sum, err
 	}
 	var (
-		mu      sync.Mutex
-		changes []Change
-		slots   = make(chan struct{}, r.Concurrency)
-		hosts   = map[string]chan struct{}{}
-		keys    = map[string]string{} // host name -> the address it caps under
-		pages   []*page
-		resume  *string // start of the earliest page with a skipped check
+		mu     sync.Mutex
+		slots  = make(chan struct{}, r.Concurrency)
+		hosts  = map[string]chan struct{}{}
+		keys   = map[string]string{} // host name -> the address it caps under
+		pages  []*page
+		resume *string // start of the earliest page with a skipped check
 	)
 	hostSlot := func(endpoint string) chan struct{} {
 		host := hostOf(endpoint)
@@ -170,24 +153,6 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		if p.skipped.Load() && resume == nil {
 			resume = &p.start
 		}
-	}
-	// publish announces the changes recorded so far, page by page, so a run
-	// that dies later has lost none of them.
-	publish := func() {
-		mu.Lock()
-		recorded := changes
-		changes = nil
-		mu.Unlock()
-		if len(recorded) == 0 || r.Publisher == nil {
-			return
-		}
-		if err := r.Publisher.Publish(context.WithoutCancel(ctx), recorded); err != nil {
-			r.Logger.ErrorContext(ctx, "publish health changes", "count", len(recorded), "error", err)
-			return
-		}
-		mu.Lock()
-		sum.Changed += len(recorded)
-		mu.Unlock()
 	}
 	// checkpoint saves where the next run starts if this one dies now: the
 	// earliest page not finished.
@@ -225,7 +190,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 					p.skipped.Store(true)
 					return
 				}
-				change, status, err := r.checkOne(ctx, c)
+				changed, status, err := r.checkOne(ctx, c)
 				if err != nil && ctx.Err() != nil {
 					// Cut short by the deadline: checked again next run.
 					p.skipped.Store(true)
@@ -237,8 +202,8 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 				if err != nil {
 					r.Logger.ErrorContext(ctx, "health check", "credentialId", c.ID, "error", err)
 				}
-				if change != nil {
-					changes = append(changes, *change)
+				if changed {
+					sum.Changed++
 				}
 			}()
 		}
@@ -246,14 +211,12 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		if len(pages) >= lookahead {
 			settle(pages[0])
 			pages = pages[1:]
-			publish()
 			checkpoint(pages[0].start)
 		}
 	}
 	for _, p := range pages {
 		settle(p)
 	}
-	publish()
 	if resume != nil {
 		position, done = *resume, false
 	}
@@ -324,26 +287,25 @@ func (s *Summary) count(status string, err error) {
 	}
 }
 
-// checkOne checks and records one credential, and returns the change if its
-// status changed and this result was recorded.
-func (r *Runner) checkOne(ctx context.Context, c *backup.Credential) (*Change, string, error) {
+// checkOne checks and records one credential, and reports whether its status
+// changed by this result (the table's stream announces it).
+func (r *Runner) checkOne(ctx context.Context, c *backup.Credential) (bool, string, error) {
 	h, err := r.Service.CheckHealth(ctx, c)
 	if err != nil {
-		return nil, "", fmt.Errorf("check %s: %w", c.ID, err)
+		return false, "", fmt.Errorf("check %s: %w", c.ID, err)
 	}
 	got, err := r.Store.RecordHealth(ctx, c, h)
 	if backup.ErrorCode(err) == backup.ENotFound {
-		return nil, h.Status, nil // deleted during the run: not re-created
+		return false, h.Status, nil // deleted during the run: not re-created
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("record health of %s: %w", c.ID, err)
+		return false, "", fmt.Errorf("record health of %s: %w", c.ID, err)
 	}
 	recorded := got.Health.CheckedAt != nil && h.CheckedAt != nil && got.Health.CheckedAt.Equal(*h.CheckedAt) && got.Health.Status == h.Status
 	if !recorded || c.Health.Status == h.Status {
-		return nil, h.Status, nil
+		return false, h.Status, nil
 	}
-	return &Change{OrganizationID: c.OrganizationID, CredentialID: c.ID, OldStatus: c.Health.Status,
-		NewStatus: h.Status, Message: h.Message, CheckedAt: *h.CheckedAt}, h.Status, nil
+	return true, h.Status, nil
 }
 
 // sweep deletes secrets older than OrphanAge whose credential is gone.
@@ -402,15 +364,3 @@ func (r *Runner) sweep(ctx context.Context) (deleted int, refused bool, err erro
 // MaxOrphanPercent is the share of the vault's secrets above which the
 // orphan sweep deletes nothing.
 const MaxOrphanPercent = 5
-
-// LogPublisher announces changes as log lines, for the local API.
-type LogPublisher struct{ Logger *slog.Logger }
-
-// Publish logs one line per change.
-func (l LogPublisher) Publish(ctx context.Context, changes []Change) error {
-	for _, c := range changes {
-		l.Logger.InfoContext(ctx, "Backup Credential Health Changed", "organizationId", c.OrganizationID,
-			"credentialId", c.CredentialID, "oldStatus", c.OldStatus, "newStatus", c.NewStatus)
-	}
-	return nil
-}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -26,6 +27,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/acme/backup-credentials/infra/local-api/tail"
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/eventbus"
@@ -33,6 +35,7 @@ import (
 	"github.com/acme/backup-credentials/shared/mototest"
 	"github.com/acme/backup-credentials/shared/provider"
 	"github.com/acme/backup-credentials/shared/secrets"
+	"github.com/acme/backup-credentials/shared/stream"
 )
 
 // storage is an open moto (table, secrets, events); s3 an IAM-enforcing one,
@@ -65,6 +68,7 @@ type world struct {
 	queue   string
 	sqs     *sqs.Client
 	bus     string
+	tail    *tail.Tail
 }
 
 func newWorld(t *testing.T) *world {
@@ -76,6 +80,10 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w := &world{t: t, store: dynamo.New(ddb, name), secrets: secrets.New(secretsmanager.NewFromConfig(cfg), name+"/"), sqs: sqs.NewFromConfig(cfg), bus: name}
+	var err error
+	if w.tail, err = tail.New(ctx, cfg, name); err != nil {
+		t.Fatal(err)
+	}
 	w.svc = &backup.Service{Store: w.store, Secrets: w.secrets,
 		Checker: &provider.Checker{Guard: provider.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, Timeout: 2 * time.Second}}
 	eb := eventbridge.NewFromConfig(cfg)
@@ -88,7 +96,7 @@ func newWorld(t *testing.T) *world {
 	}
 	w.queue = aws.ToString(q.QueueUrl)
 	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(name), EventBusName: aws.String(name),
-		EventPattern: aws.String(`{"detail-type":["` + eventbus.DetailType + `"]}`)}); err != nil {
+		EventPattern: aws.String(`{"detail-type":["` + backup.EventHealthChanged + `"]}`)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(name), EventBusName: aws.String(name),
@@ -99,12 +107,16 @@ func newWorld(t *testing.T) *world {
 }
 
 func (w *world) runner() *health.Runner {
-	return &health.Runner{Store: w.store, Secrets: w.secrets, Service: w.svc, Concurrency: 8, PerHost: 4,
-		Publisher: &eventbus.Publisher{API: eventbridge.NewFromConfig(storage.Config()), Bus: w.bus}}
+	return &health.Runner{Store: w.store, Secrets: w.secrets, Service: w.svc, Concurrency: 8, PerHost: 4}
 }
 
-// events drains the queue.
+// events publishes the table's stream as the deployed publisher does, and
+// drains the queue of the bus's health events.
 func (w *world) events() []map[string]any {
+	pub := stream.New(&eventbus.Bus{API: eventbridge.NewFromConfig(storage.Config()), Name: w.bus}, slog.Default())
+	if err := w.tail.Drain(context.Background(), 100, pub.Publish); err != nil {
+		w.t.Fatal(err)
+	}
 	var out []map[string]any
 	for {
 		r, err := w.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(w.queue), MaxNumberOfMessages: 10})
@@ -219,10 +231,11 @@ func TestRunRecordsAndAnnounces(t *testing.T) {
 	seen := map[string]string{}
 	for _, e := range events {
 		d := e["detail"].(map[string]any)
-		if e["detail-type"] != eventbus.DetailType || d["oldStatus"] != "healthy" || d["organizationId"] != "org-1" {
+		changes := d["changes"].(map[string]any)
+		if e["detail-type"] != backup.EventHealthChanged || changes["previousStatus"] != "healthy" || d["organizationId"] != "org-1" {
 			t.Errorf("event = %v", e)
 		}
-		seen[d["credentialId"].(string)] = d["newStatus"].(string)
+		seen[d["credentialId"].(string)] = changes["health"].(map[string]any)["status"].(string)
 		raw, _ := json.Marshal(e)
 		if strings.Contains(string(raw), good.SecretKey) || strings.Contains(string(raw), gone.SecretKey) {
 			t.Error("an event carries a secret key")
@@ -250,7 +263,7 @@ type deletingStore struct {
 func (d deletingStore) ScanCredentials(ctx context.Context, after string, limit int) ([]*backup.Credential, string, error) {
 	cs, next, err := d.Store.ScanCredentials(ctx, after, limit)
 	if err == nil {
-		_, err = d.Store.DeleteCredential(ctx, d.victim, []string{"org-1"})
+		_, err = d.Store.DeleteCredential(ctx, d.victim, []string{"org-1"}, backup.HistoryEntry{At: time.Now(), By: "test", Action: backup.ActionDeleted})
 	}
 	return cs, next, err
 }

@@ -27,8 +27,9 @@ import (
 //
 // Writes go one at a time, so a removal cannot interleave with another write.
 type quirks struct {
-	raw *dynamodb.Client // the emulator without this middleware
-	mu  sync.Mutex
+	raw    *dynamodb.Client // the emulator without this middleware
+	mu     sync.Mutex
+	stream *Stream // nil: no stream
 }
 
 // hidden is the key of the entry that keeps a map from being empty. No
@@ -64,12 +65,22 @@ func (q *quirks) middleware(stack *middleware.Stack) error {
 						removals = append(removals, q.update(u.TableName, u.Key, &u.UpdateExpression, u.ExpressionAttributeNames, u.ExpressionAttributeValues, u.ConditionExpression)...)
 					}
 				}
+			case *dynamodb.DeleteItemInput:
 			default:
 				write = false
 			}
+			var keys []tableKey
+			var before []map[string]types.AttributeValue
 			if write {
 				q.mu.Lock()
 				defer q.mu.Unlock()
+				if q.stream != nil {
+					keys = writeKeys(in.Parameters)
+					var err error
+					if before, err = q.images(ctx, keys); err != nil {
+						return middleware.InitializeOutput{}, middleware.Metadata{}, err
+					}
+				}
 			}
 			out, md, err := next.HandleInitialize(ctx, in)
 			if err == nil {
@@ -78,6 +89,13 @@ func (q *quirks) middleware(stack *middleware.Stack) error {
 						break
 					}
 				}
+			}
+			if err == nil && keys != nil {
+				after, ierr := q.images(ctx, keys)
+				if ierr != nil {
+					return out, md, ierr
+				}
+				q.stream.add(before, after)
 			}
 			unpadResult(out.Result)
 			unpadError(err)

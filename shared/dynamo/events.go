@@ -1,0 +1,159 @@
+package dynamo
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/acme/backup-credentials/shared/backup"
+)
+
+// Change events are made from the table's stream, one per committed
+// change, from the images the stream holds of the item before and after:
+//
+//   - the credential item: created (no image before), a person's change
+//     (its version moved: the images tell which change and what it changed),
+//     a health result whose status moved;
+//   - a deletion's history entry: the credential item is gone, and only the
+//     entry says who deleted it and at which version.
+//
+// The same images always make the same event, eventId included, so a
+// redelivered stream record makes a duplicate a consumer can drop.
+
+// attrByID is who made a credential's last change, by user ID, for events.
+const attrByID = "lastModifiedById"
+
+// EventOf returns the event a stream record announces, from the images of
+// its item before (old) and after (new; either is nil when absent), or nil
+// when the record announces nothing: an item that is not a credential, a
+// recorded use, a health check that found what was known.
+func EventOf(old, new item) (*backup.Event, error) {
+	switch {
+	case new != nil && getS(new, attrSK) == "CRED":
+		return credentialEvent(old, new)
+	case old == nil && new != nil && strings.HasPrefix(getS(new, attrSK), histPrefix) && getS(new, "action") == backup.ActionDeleted:
+		e, err := entryFrom(new)
+		if err != nil {
+			return nil, err
+		}
+		id := strings.TrimPrefix(getS(new, attrPK), "CRED#")
+		v := getN(new, "version")
+		return &backup.Event{DetailType: backup.EventDeleted, ID: eventID(id, v, "deleted"), CredentialID: id,
+			OrganizationID: getS(new, "organizationId"), Version: v, At: e.At, By: e.By, ByID: e.ByID,
+			Fields: []string{}, Changes: map[string]any{}}, nil
+	}
+	return nil, nil
+}
+
+// eventID names a change of credential id at version v.
+func eventID(id string, v int64, what string) string {
+	return id + "/v" + strconv.FormatInt(v, 10) + "/" + what
+}
+
+// credentialEvent announces what moved between two images of a credential.
+func credentialEvent(old, new item) (*backup.Event, error) {
+	c, err := credentialFrom(new)
+	if err != nil {
+		return nil, err
+	}
+	ev := &backup.Event{CredentialID: c.ID, OrganizationID: c.OrganizationID, Version: c.Version,
+		At: c.LastModified, By: c.LastModifiedBy, ByID: getS(new, attrByID), Fields: []string{}, Changes: map[string]any{}}
+	if old == nil {
+		ev.DetailType, ev.ID = backup.EventCreated, eventID(c.ID, c.Version, "created")
+		ev.Fields = []string{"s3Name", "s3AccessKeyId", "s3SecretKey", "s3Endpoint", "s3Region", "isDefault", "isLocked"}
+		ev.Changes = map[string]any{"s3Name": c.Name, "s3AccessKeyId": c.AccessKeyID, "s3Endpoint": c.Endpoint,
+			"s3Region": c.Region, "isDefault": c.IsDefault, "isLocked": c.IsLocked}
+		if c.CACertificate != nil {
+			ev.Fields = append(ev.Fields, "s3CaCertificate")
+		}
+		return ev, nil
+	}
+	was, err := credentialFrom(old)
+	if err != nil {
+		return nil, err
+	}
+	if was.Version == c.Version {
+		if was.Health.Status == c.Health.Status || c.Health.CheckedAt == nil {
+			return nil, nil // a recorded use, or a check that found what was known
+		}
+		at := *c.Health.CheckedAt
+		ev.DetailType, ev.At, ev.By, ev.ByID = backup.EventHealthChanged, at, "health-check", ""
+		ev.ID = eventID(c.ID, c.Version, "health/"+at.Format(time.RFC3339)+"/"+c.Health.Status)
+		ev.Fields = []string{"health"}
+		ev.Changes = map[string]any{"health": c.Health, "previousStatus": was.Health.Status}
+		return ev, nil
+	}
+	ev.ID = eventID(c.ID, c.Version, "changed")
+	switch {
+	case was.IsLocked != c.IsLocked:
+		ev.DetailType = backup.EventUnlocked
+		if c.IsLocked {
+			ev.DetailType = backup.EventLocked
+		}
+		ev.Fields, ev.Changes = []string{"isLocked"}, map[string]any{"isLocked": c.IsLocked}
+	case was.IsDefault != c.IsDefault:
+		ev.DetailType = backup.EventDefaultChanged
+		ev.Fields, ev.Changes = []string{"isDefault"}, map[string]any{"isDefault": c.IsDefault}
+	case !slices.Equal(was.Projects, c.Projects):
+		ev.DetailType = backup.EventProjectAssociated
+		p, gone := projectMoved(was.Projects, c.Projects)
+		if gone {
+			ev.DetailType = backup.EventProjectDissociated
+		}
+		ev.Fields, ev.Changes = []string{"projects"}, map[string]any{"project": p}
+	default:
+		ev.DetailType = backup.EventUpdated
+		ev.Fields, ev.Changes = updated(old, new, was, c)
+	}
+	return ev, nil
+}
+
+// projectMoved returns the project that one change added, renamed or
+// removed (gone), comparing two sorted lists.
+func projectMoved(before, after []backup.Project) (p backup.Project, gone bool) {
+	for _, a := range after {
+		if !slices.Contains(before, a) {
+			return a, false
+		}
+	}
+	for _, b := range before {
+		if !slices.ContainsFunc(after, func(a backup.Project) bool { return a.ID == b.ID }) {
+			return b, true
+		}
+	}
+	return backup.Project{}, false
+}
+
+// updated names the fields an update changed, with the new values of those
+// that are small and not secret.
+func updated(old, new item, was, c *backup.Credential) ([]string, map[string]any) {
+	fields, changes := []string{}, map[string]any{}
+	for _, f := range []struct {
+		name     string
+		from, to any
+		shown    bool
+	}{
+		{"s3Name", was.Name, c.Name, true},
+		{"s3AccessKeyId", was.AccessKeyID, c.AccessKeyID, true},
+		{"s3SecretKey", getS(old, "secretVersion"), getS(new, "secretVersion"), false},
+		{"s3Endpoint", was.Endpoint, c.Endpoint, true},
+		{"s3Region", was.Region, c.Region, true},
+		{"s3CaCertificate", deref(was.CACertificate), deref(c.CACertificate), false},
+	} {
+		if f.from != f.to {
+			fields = append(fields, f.name)
+			if f.shown {
+				changes[f.name] = f.to
+			}
+		}
+	}
+	return fields, changes
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
