@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/acme/backup-credentials/infra/local-api/tail"
 	"github.com/acme/backup-credentials/shared/backup"
@@ -360,4 +361,44 @@ func rawRecords(t *testing.T, table string) events.DynamoDBEvent {
 		t.Fatalf("decode %s: %v", raw, err)
 	}
 	return ev
+}
+
+// TestAnnouncedWhenTheWriterDies: the lock's transaction commits, and the
+// function that made it never learns so (its answer is lost, as when it
+// dies right after the write). The lock is announced all the same.
+func TestAnnouncedWhenTheWriterDies(t *testing.T) {
+	ctx := context.Background()
+	b := backends(t)[0]
+	svc := &backup.Service{Store: b.store, Secrets: b.vault, Checker: &checker{}}
+	jane := backup.Caller{UserID: "u-jane", Name: "Jane Admin", Role: backup.RolePartner, Organizations: []string{"org-1"}}
+	c := must(svc.Create(ctx, jane, backup.CreateInput{OrganizationID: "org-1", Name: "prod", AccessKeyID: "AKIAPROD",
+		SecretKey: secretKey, Endpoint: "https://s3.eu-central-1.amazonaws.com", Region: "eu-central-1"}, ""))
+	lost := errors.New("the function died after its write")
+	dies := func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("dies",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				out, md, err := next.HandleInitialize(ctx, in)
+				if _, ok := in.Parameters.(*dynamodb.TransactWriteItemsInput); ok && err == nil {
+					return out, md, lost
+				}
+				return out, md, err
+			}), middleware.After)
+	}
+	dying := &backup.Service{Store: dynamo.New(dynamodb.NewFromConfig(moto.Config(), func(o *dynamodb.Options) {
+		o.APIOptions = append(o.APIOptions, dies)
+	}), b.table), Secrets: b.vault, Checker: &checker{}}
+	if _, err := dying.SetLocked(ctx, jane, c.ID, true); !errors.Is(err, lost) {
+		t.Fatalf("lock = %v, want the lost answer", err)
+	}
+	got := &bus{failAt: -1}
+	if err := b.drain(ctx, stream.New(got, slog.New(slog.NewTextHandler(io.Discard, nil))).Publish); err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, ev := range got.got {
+		types = append(types, ev.DetailType)
+	}
+	if want := []string{backup.EventCreated, backup.EventLocked}; !slices.Equal(types, want) {
+		t.Errorf("events = %v, want %v", types, want)
+	}
 }
