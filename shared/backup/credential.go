@@ -1,6 +1,16 @@
 package backup
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
+
+// How a credential reaches its storage: stored keys, or a role in the
+// customer's account that the service assumes.
+const (
+	AuthAccessKey = "accessKey"
+	AuthRole      = "role"
+)
 
 // Health statuses of a credential, as the last check with the provider left
 // them.
@@ -46,10 +56,37 @@ type Credential struct {
 	// LastUsedAt is when the backup engine last resolved it; not a change.
 	LastUsedAt *time.Time `json:"lastUsedAt"`
 	Version    int64      `json:"version"`
+	// AuthType is AuthAccessKey or AuthRole; a role credential has RoleARN
+	// and no keys (AccessKeyID is "", shown as null).
+	AuthType string  `json:"authType"`
+	RoleARN  *string `json:"s3RoleArn"`
+	// KeysChangedAt is when the keys were last set (nil for a role);
+	// RotationDue, whether they are older than the service's rotation age.
+	KeysChangedAt *time.Time `json:"keysChangedAt"`
+	RotationDue   bool       `json:"rotationDue"`
 
 	// SecretVersion names the version of the secret key that goes with these
 	// keys. It never leaves the service.
 	SecretVersion string `json:"-"`
+	// RotationAnnounced is whether the keys' crossing of the rotation age
+	// was announced already.
+	RotationAnnounced bool `json:"-"`
+}
+
+// IsRole reports whether the credential is a role, without stored keys.
+func (c *Credential) IsRole() bool { return c.AuthType == AuthRole }
+
+// MarshalJSON writes the resource: s3AccessKeyId is null for a role.
+func (c Credential) MarshalJSON() ([]byte, error) {
+	type plain Credential
+	out := struct {
+		plain
+		AccessKeyID *string `json:"s3AccessKeyId"`
+	}{plain: plain(c)}
+	if !c.IsRole() {
+		out.AccessKeyID = &c.AccessKeyID
+	}
+	return json.Marshal(out)
 }
 
 // A Project is a platform project whose backups use a credential.
@@ -81,6 +118,23 @@ type Organization struct {
 	ID                  string  `json:"id"`
 	CredentialCount     int     `json:"credentialCount"`
 	DefaultCredentialID *string `json:"defaultCredentialId"`
+	// ExternalID is what the trust policy of the organization's roles must
+	// require (sts:ExternalId); TrustPrincipal the ARN it must trust.
+	ExternalID     string `json:"externalId"`
+	TrustPrincipal string `json:"trustPrincipal"`
+}
+
+// A RoleSession is what assuming a customer's role takes: the role, the
+// organization's external ID, the session's name and how long it lasts.
+type RoleSession struct {
+	RoleARN, ExternalID, SessionName, Region string
+	Duration                                 time.Duration
+}
+
+// TempCredentials are what assuming a role gives: keys that expire.
+type TempCredentials struct {
+	AccessKeyID, SecretAccessKey, SessionToken string
+	Expires                                    time.Time
 }
 
 // Keys are what the provider checks: everything needed to sign a request.

@@ -9,8 +9,10 @@ import (
 type CreateInput struct {
 	OrganizationID string  `json:"organizationId"`
 	Name           string  `json:"s3Name"`
+	AuthType       string  `json:"authType"`
 	AccessKeyID    string  `json:"s3AccessKeyId"`
 	SecretKey      string  `json:"s3SecretKey"`
+	RoleARN        string  `json:"s3RoleArn"`
 	Endpoint       string  `json:"s3Endpoint"`
 	Region         string  `json:"s3Region"`
 	CACertificate  *string `json:"s3CaCertificate"`
@@ -19,11 +21,15 @@ type CreateInput struct {
 // KeysInput is the body of a validate request: keys to check, nothing to
 // store.
 type KeysInput struct {
+	AuthType      string  `json:"authType"`
 	AccessKeyID   string  `json:"s3AccessKeyId"`
 	SecretKey     string  `json:"s3SecretKey"`
 	Endpoint      string  `json:"s3Endpoint"`
 	Region        string  `json:"s3Region"`
 	CACertificate *string `json:"s3CaCertificate"`
+	// A role is checked with its organization's external ID.
+	RoleARN        string `json:"s3RoleArn"`
+	OrganizationID string `json:"organizationId"`
 }
 
 // PatchInput is the body of an update request. A nil field is left as it
@@ -32,6 +38,8 @@ type PatchInput struct {
 	ID             *string        `json:"id"`
 	OrganizationID *string        `json:"organizationId"`
 	Name           *string        `json:"s3Name"`
+	AuthType       *string        `json:"authType"`
+	RoleARN        *string        `json:"s3RoleArn"`
 	AccessKeyID    *string        `json:"s3AccessKeyId"`
 	SecretKey      *string        `json:"s3SecretKey"`
 	Endpoint       *string        `json:"s3Endpoint"`

@@ -67,8 +67,17 @@ type Store interface {
 	// provided it is still unlocked and has the same keys: no version, no
 	// history. It returns ELocked, ENotFound or EPrecondition (keys changed).
 	RecordUse(ctx context.Context, c *Credential, at time.Time) error
-	// Organizations summarizes the given organizations, in their order.
+	// Organizations summarizes the given organizations, in their order,
+	// each with its external ID (made the first time it is needed).
 	Organizations(ctx context.Context, orgs []string) ([]Organization, error)
+	// ExternalID returns an organization's external ID for the trust
+	// policies of its roles: random, made the first time it is asked for,
+	// the same ever after.
+	ExternalID(ctx context.Context, org string) (string, error)
+	// MarkRotationDue records that the keys of c were found due for
+	// rotation at the given time, provided it still has them. It returns
+	// EPrecondition otherwise.
+	MarkRotationDue(ctx context.Context, c *Credential, at time.Time) error
 	// ClaimIdempotencyKey claims scope for a create with the body hash. It
 	// returns nil when the claim is new, else the record that holds it.
 	ClaimIdempotencyKey(ctx context.Context, scope, hash string, now time.Time) (*IdempotencyRecord, error)
@@ -109,8 +118,16 @@ type Service struct {
 	Store   Store
 	Secrets SecretStore
 	Checker Checker
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Roles assumes role credentials' roles; nil refuses role credentials.
+	// TrustPrincipal is the ARN it assumes them as, which the roles' trust
+	// policies name.
+	Roles          RoleAssumer
+	TrustPrincipal string
+	// KeyRotationDays is the age past which keys are due for rotation; 0
+	// turns it off.
+	KeyRotationDays int
+	Logger          *slog.Logger
+	Now             func() time.Time
 	// IdempotencyWait is how long a create waits for a simultaneous create
 	// with the same Idempotency-Key before answering EUnavailable; 5 s when
 	// zero.
@@ -157,14 +174,7 @@ func (s *Service) checkKeys(ctx context.Context, k Keys) (Health, error) {
 	if err != nil {
 		return Health{}, err
 	}
-	switch r.Status {
-	case HealthInvalid:
-		return Health{}, Errorf(EInvalidCredentials, "%s", r.Message)
-	case HealthUnreachable:
-		return Health{}, Errorf(EUnreachable, "%s", r.Message)
-	}
-	at := s.now()
-	return Health{Status: r.Status, CheckedAt: &at, Message: r.Message}, nil
+	return s.verdict(r)
 }
 
 // mayChange returns nil when the caller may change credential id. Visibility
@@ -200,7 +210,7 @@ func (s *Service) Create(ctx context.Context, caller Caller, in CreateInput, ide
 		return nil, false, Errorf(EForbidden, "You are not a member of organization %q.", in.OrganizationID)
 	}
 	if idempotencyKey == "" {
-		c, err := s.create(ctx, caller, in, "")
+		c, err := s.shown(s.create(ctx, caller, in, ""))
 		return c, false, err
 	}
 	if len(idempotencyKey) > 255 || hasControl(idempotencyKey) {
@@ -220,7 +230,7 @@ func (s *Service) Create(ctx context.Context, caller Caller, in CreateInput, ide
 		case err != nil:
 			return nil, false, err
 		case rec == nil:
-			c, err := s.create(ctx, caller, in, scope)
+			c, err := s.shown(s.create(ctx, caller, in, scope))
 			// A create that may yet take effect keeps its claim: the write
 			// that creates also completes it, so a retry replays the answer.
 			if err != nil && !errors.Is(err, ErrOutcomeUnknown) {
@@ -232,7 +242,8 @@ func (s *Service) Create(ctx context.Context, caller Caller, in CreateInput, ide
 		case rec.Hash != hash:
 			return nil, false, Errorf(EIdempotencyReused, "This Idempotency-Key was used with another request body.")
 		case rec.Credential != nil:
-			return rec.Credential, true, nil
+			c, _ := s.shown(rec.Credential, nil)
+			return c, true, nil
 		case time.Now().After(deadline):
 			return nil, false, Errorf(EUnavailable, "A request with this Idempotency-Key is still in progress; retry shortly.")
 		}
@@ -253,41 +264,51 @@ func hashBody(scope string, in CreateInput) string {
 }
 
 func (s *Service) create(ctx context.Context, caller Caller, in CreateInput, scope string) (*Credential, error) {
-	health, err := s.checkKeys(ctx, Keys{AccessKeyID: in.AccessKeyID, SecretKey: in.SecretKey,
-		Endpoint: in.Endpoint, Region: in.Region, CACertificate: deref(in.CACertificate)})
-	if err != nil {
-		return nil, err
-	}
-	fields := []string{"s3Name", "s3AccessKeyId", "s3SecretKey", "s3Endpoint", "s3Region"}
-	if in.CACertificate != nil {
-		fields = append(fields, "s3CaCertificate")
-	}
-	e := s.entry(caller, ActionCreated, fields...)
+	at := s.now()
 	c := &Credential{
-		ID:             NewID(e.At),
+		ID:             NewID(at),
 		OrganizationID: in.OrganizationID,
 		Name:           NormalizeName(in.Name),
-		AccessKeyID:    in.AccessKeyID,
+		AuthType:       AuthAccessKey,
 		Endpoint:       in.Endpoint,
 		Region:         in.Region,
 		CACertificate:  in.CACertificate,
 		Projects:       []Project{},
-		Health:         health,
-		CreatedAt:      e.At,
-		CreatedBy:      e.By,
-		LastModified:   e.At,
-		LastModifiedBy: e.By,
 		Version:        1,
 	}
-	c.SecretVersion, err = s.Secrets.CreateSecret(ctx, c.ID, c.OrganizationID, in.SecretKey)
+	var (
+		fields []string
+		err    error
+	)
+	if in.AuthType == AuthRole {
+		c.AuthType, c.RoleARN = AuthRole, &in.RoleARN
+		fields = []string{"s3Name", "authType", "s3RoleArn", "s3Endpoint", "s3Region"}
+		c.Health, err = s.checkRole(ctx, c.ID, c.OrganizationID, in.RoleARN, in.Region)
+	} else {
+		c.AccessKeyID, c.KeysChangedAt = in.AccessKeyID, &at
+		fields = []string{"s3Name", "s3AccessKeyId", "s3SecretKey", "s3Endpoint", "s3Region"}
+		c.Health, err = s.checkKeys(ctx, Keys{AccessKeyID: in.AccessKeyID, SecretKey: in.SecretKey,
+			Endpoint: in.Endpoint, Region: in.Region, CACertificate: deref(in.CACertificate)})
+	}
 	if err != nil {
-		return nil, Unavailable(fmt.Errorf("create secret of %s: %w", c.ID, err))
+		return nil, err
+	}
+	if in.CACertificate != nil {
+		fields = append(fields, "s3CaCertificate")
+	}
+	e := s.entry(caller, ActionCreated, fields...)
+	c.CreatedAt, c.CreatedBy, c.LastModified, c.LastModifiedBy = e.At, e.By, e.At, e.By
+	if !c.IsRole() {
+		c.SecretVersion, err = s.Secrets.CreateSecret(ctx, c.ID, c.OrganizationID, in.SecretKey)
+		if err != nil {
+			return nil, Unavailable(fmt.Errorf("create secret of %s: %w", c.ID, err))
+		}
 	}
 	if err := s.Store.CreateCredential(ctx, c, e, scope); err != nil {
 		// The secret goes only when the metadata is known not to be
 		// written; when no answer came, the credential may exist, and a
 		// secret that is truly orphaned is the sweep's.
-		if !errors.Is(err, ErrOutcomeUnknown) {
+		if !c.IsRole() && !errors.Is(err, ErrOutcomeUnknown) {
 			if derr := s.Secrets.DeleteSecret(context.WithoutCancel(ctx), c.ID); derr != nil {
 				s.logger().ErrorContext(ctx, "remove secret after failed create; the orphan sweep will retry",
 					"credentialId", c.ID, "error", derr)
@@ -328,7 +349,7 @@ func (s *Service) Get(ctx context.Context, caller Caller, id string) (*Credentia
 	if !ValidID(id) {
 		return nil, notFound(id)
 	}
-	return s.Store.GetCredential(ctx, id, caller.Organizations)
+	return s.shown(s.Store.GetCredential(ctx, id, caller.Organizations))
 }
 
 // List returns a page of the caller's credentials and the cursor of the next
@@ -376,6 +397,9 @@ func (s *Service) List(ctx context.Context, caller Caller, req ListRequest) ([]*
 	next := ""
 	if page.Next != nil {
 		next = EncodeCursor(*page.Next, bind...)
+	}
+	for _, c := range page.Items {
+		_, _ = s.shown(c, nil)
 	}
 	return page.Items, next, nil
 }
@@ -437,30 +461,68 @@ func (s *Service) update(ctx context.Context, caller Caller, id string, in Patch
 	if in.SecretKey != nil {
 		fields = append(fields, "s3SecretKey")
 	}
-	if len(fields) == 0 {
-		return old, nil
+	toRole := in.authType(old) == AuthRole && !old.IsRole()
+	toKeys := in.authType(old) == AuthAccessKey && old.IsRole()
+	switch {
+	case toRole:
+		c.AuthType, c.AccessKeyID, c.SecretVersion, c.KeysChangedAt, c.CACertificate = AuthRole, "", "", nil, nil
+		fields = append(fields, "authType")
+		if old.CACertificate != nil {
+			fields = append(fields, "s3CaCertificate")
+		}
+	case toKeys:
+		c.AuthType, c.RoleARN = AuthAccessKey, nil
+		fields = append(fields, "authType")
 	}
-	// Anything but a rename changes the keys or where they go, and then
-	// carries the secret key (Validate saw to it): check them again. Update
-	// never reads a stored secret.
-	if in.SecretKey != nil {
+	if in.RoleARN != nil && *in.RoleARN != deref(old.RoleARN) {
+		c.RoleARN = in.RoleARN
+		fields = append(fields, "s3RoleArn")
+	}
+	if len(fields) == 0 {
+		return s.shown(old, nil)
+	}
+	// Anything but a rename changes the keys or where they go: check them
+	// again (a key change carries the secret key, Validate saw to it; update
+	// never reads a stored secret), or the role, with the same check as
+	// create.
+	switch {
+	case c.IsRole() && (toRole || in.RoleARN != nil || in.Endpoint != nil || in.Region != nil):
+		if c.Health, err = s.checkRole(ctx, id, c.OrganizationID, *c.RoleARN, c.Region); err != nil {
+			return nil, err
+		}
+	case in.SecretKey != nil:
 		if c.Health, err = s.checkKeys(ctx, Keys{AccessKeyID: c.AccessKeyID, SecretKey: *in.SecretKey,
 			Endpoint: c.Endpoint, Region: c.Region, CACertificate: deref(c.CACertificate)}); err != nil {
 			return nil, err
 		}
 	}
+	e := s.entry(caller, ActionUpdated, fields...)
 	if in.SecretKey != nil {
-		if c.SecretVersion, err = s.Secrets.PutSecret(ctx, id, *in.SecretKey, secretToken(old, *in.SecretKey)); err != nil {
+		c.KeysChangedAt = &e.At
+		if toKeys {
+			// The credential's secret was deleted when it became a role.
+			c.SecretVersion, err = s.Secrets.CreateSecret(ctx, id, c.OrganizationID, *in.SecretKey)
+		} else {
+			c.SecretVersion, err = s.Secrets.PutSecret(ctx, id, *in.SecretKey, secretToken(old, *in.SecretKey))
+		}
+		if err != nil {
 			return nil, Unavailable(fmt.Errorf("put secret of %s: %w", id, err))
 		}
 	}
-	e := s.entry(caller, ActionUpdated, fields...)
 	c.Version = old.Version + 1
 	c.LastModified, c.LastModifiedBy = e.At, e.By
 	if err := s.Store.UpdateCredential(ctx, old, &c, e); err != nil {
-		return nil, err // the new version stays pending; the current one is what the metadata names
+		if toKeys && !errors.Is(err, ErrOutcomeUnknown) {
+			s.dropSecret(ctx, id, "remove the secret of a change to keys that failed")
+		}
+		return nil, err // a new version stays pending; the current one is what the metadata names
 	}
-	if in.SecretKey != nil {
+	switch {
+	case toRole:
+		// The metadata no longer names a secret: the keys go (with the
+		// recovery window). If this fails the orphan sweep removes it.
+		s.dropSecret(ctx, id, "delete the secret of a credential that became a role")
+	case in.SecretKey != nil && !toKeys:
 		// The metadata names the new version: make it the current one. If
 		// this fails, reads are still right (they ask for the version the
 		// metadata names); the label follows at the next key change.
@@ -468,7 +530,15 @@ func (s *Service) update(ctx context.Context, caller Caller, id string, in Patch
 			s.logger().ErrorContext(ctx, "make the new secret version current", "credentialId", id, "error", err)
 		}
 	}
-	return &c, nil
+	return s.shown(&c, nil)
+}
+
+// dropSecret deletes a credential's secret, logging a failure: the orphan
+// sweep removes what is left.
+func (s *Service) dropSecret(ctx context.Context, id, what string) {
+	if err := s.Secrets.DeleteSecret(context.WithoutCancel(ctx), id); err != nil {
+		s.logger().ErrorContext(ctx, what+"; the orphan sweep will retry", "credentialId", id, "error", err)
+	}
 }
 
 // secretToken names a key change: the credential, the version it changes
@@ -489,12 +559,12 @@ func (s *Service) Delete(ctx context.Context, caller Caller, id string) error {
 	if !ValidID(id) {
 		return notFound(id)
 	}
-	if _, err := s.Store.DeleteCredential(ctx, id, caller.Organizations, s.entry(caller, ActionDeleted)); err != nil {
+	c, err := s.Store.DeleteCredential(ctx, id, caller.Organizations, s.entry(caller, ActionDeleted))
+	if err != nil {
 		return err
 	}
-	if err := s.Secrets.DeleteSecret(context.WithoutCancel(ctx), id); err != nil {
-		s.logger().ErrorContext(ctx, "delete secret after metadata; the orphan sweep will retry",
-			"credentialId", id, "error", err)
+	if !c.IsRole() {
+		s.dropSecret(ctx, id, "delete secret after metadata")
 	}
 	return nil
 }
@@ -512,7 +582,7 @@ func (s *Service) SetLocked(ctx context.Context, caller Caller, id string, locke
 	if locked {
 		action = ActionLocked
 	}
-	return s.Store.SetLocked(ctx, id, caller.Organizations, locked, s.entry(caller, action, "isLocked"))
+	return s.shown(s.Store.SetLocked(ctx, id, caller.Organizations, locked, s.entry(caller, action, "isLocked")))
 }
 
 // MakeDefault makes a credential its organization's default. It returns
@@ -524,7 +594,7 @@ func (s *Service) MakeDefault(ctx context.Context, caller Caller, id string) (*C
 	if !ValidID(id) {
 		return nil, notFound(id)
 	}
-	return s.Store.MakeDefault(ctx, id, caller.Organizations, s.entry(caller, ActionMadeDefault, "isDefault"))
+	return s.shown(s.Store.MakeDefault(ctx, id, caller.Organizations, s.entry(caller, ActionMadeDefault, "isDefault")))
 }
 
 // AssociateProject enables a project's backup with a credential. It returns
@@ -540,7 +610,7 @@ func (s *Service) AssociateProject(ctx context.Context, caller Caller, id, proje
 		return nil, err
 	}
 	p := Project{ID: projectID, Name: strings.TrimSpace(in.Name)}
-	return s.Store.AssociateProject(ctx, id, caller.Organizations, p, s.entry(caller, ActionProjectAssociated, "projects"))
+	return s.shown(s.Store.AssociateProject(ctx, id, caller.Organizations, p, s.entry(caller, ActionProjectAssociated, "projects")))
 }
 
 // DissociateProject disables a project's backup with a credential. It
@@ -576,13 +646,20 @@ func (s *Service) Check(ctx context.Context, caller Caller, id string) (*Credent
 	if err != nil {
 		return nil, err
 	}
-	return s.Store.RecordHealth(ctx, c, h)
+	return s.shown(s.Store.RecordHealth(ctx, c, h))
 }
 
 // CheckHealth asks the provider about a stored credential and returns the
 // health to record. A missing secret is recorded as invalid.
 func (s *Service) CheckHealth(ctx context.Context, c *Credential) (Health, error) {
 	at := s.now()
+	if c.IsRole() {
+		_, r, err := s.assume(ctx, c.ID, c.OrganizationID, deref(c.RoleARN), c.Region, CheckSession)
+		if err != nil {
+			return Health{}, err
+		}
+		return Health{Status: r.Status, CheckedAt: &at, Message: r.Message}, nil
+	}
 	secret, err := s.Secrets.GetSecret(ctx, c.ID, c.SecretVersion)
 	switch {
 	case ErrorCode(err) == ENotFound:
@@ -611,6 +688,13 @@ func (s *Service) Validate(ctx context.Context, caller Caller, in KeysInput) (st
 	}
 	if err := in.Validate(); err != nil {
 		return "", err
+	}
+	if in.AuthType == AuthRole {
+		if !caller.Member(in.OrganizationID) {
+			return "", Errorf(EForbidden, "You are not a member of organization %q.", in.OrganizationID)
+		}
+		h, err := s.checkRole(ctx, "validate", in.OrganizationID, in.RoleARN, in.Region)
+		return h.Message, err
 	}
 	h, err := s.checkKeys(ctx, Keys{AccessKeyID: in.AccessKeyID, SecretKey: in.SecretKey,
 		Endpoint: in.Endpoint, Region: in.Region, CACertificate: deref(in.CACertificate)})
@@ -670,9 +754,10 @@ func (s *Service) BackupTarget(ctx context.Context, caller Caller, projectID str
 		if c.IsLocked {
 			return nil, lockedForBackup()
 		}
-		secret, err := s.Secrets.GetSecret(ctx, c.ID, c.SecretVersion)
-		if err != nil {
-			return nil, Unavailable(fmt.Errorf("read secret of %s: %w", c.ID, err))
+		t := &BackupTarget{CredentialID: c.ID, OrganizationID: c.OrganizationID, Name: c.Name, Endpoint: c.Endpoint,
+			Region: c.Region, CACertificate: c.CACertificate, AuthType: c.AuthType, Health: c.Health}
+		if err := s.targetKeys(ctx, c, t); err != nil {
+			return nil, err
 		}
 		switch err := s.Store.RecordUse(ctx, c, s.now()); {
 		case ErrorCode(err) == ELocked:
@@ -682,10 +767,32 @@ func (s *Service) BackupTarget(ctx context.Context, caller Caller, projectID str
 		case err != nil:
 			return nil, err
 		}
-		return &BackupTarget{CredentialID: c.ID, OrganizationID: c.OrganizationID, Name: c.Name, Endpoint: c.Endpoint,
-			Region: c.Region, CACertificate: c.CACertificate, AuthType: "accessKey", AccessKeyID: c.AccessKeyID,
-			SecretAccessKey: secret, Health: c.Health}, nil
+		return t, nil
 	}
+}
+
+// targetKeys gives a backup target its keys: the stored ones, read by the
+// version the metadata names, or a role's temporary ones (one hour).
+func (s *Service) targetKeys(ctx context.Context, c *Credential, t *BackupTarget) error {
+	if !c.IsRole() {
+		secret, err := s.Secrets.GetSecret(ctx, c.ID, c.SecretVersion)
+		if err != nil {
+			return Unavailable(fmt.Errorf("read secret of %s: %w", c.ID, err))
+		}
+		t.AccessKeyID, t.SecretAccessKey = c.AccessKeyID, secret
+		return nil
+	}
+	creds, r, err := s.assume(ctx, c.ID, c.OrganizationID, deref(c.RoleARN), c.Region, BackupSession)
+	if err != nil {
+		return err
+	}
+	if creds == nil {
+		_, err := s.verdict(r)
+		return err
+	}
+	expires := creds.Expires.UTC().Format(time.RFC3339)
+	t.AccessKeyID, t.SecretAccessKey, t.SessionToken, t.ExpiresAt = creds.AccessKeyID, creds.SecretAccessKey, &creds.SessionToken, &expires
+	return nil
 }
 
 func lockedForBackup() error {
@@ -698,5 +805,9 @@ func (s *Service) Organizations(ctx context.Context, caller Caller) ([]Organizat
 	if len(orgs) == 0 {
 		return []Organization{}, nil
 	}
-	return s.Store.Organizations(ctx, orgs)
+	out, err := s.Store.Organizations(ctx, orgs)
+	for i := range out {
+		out[i].TrustPrincipal = s.TrustPrincipal
+	}
+	return out, err
 }

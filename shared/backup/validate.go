@@ -212,8 +212,7 @@ func (in *CreateInput) Validate() error {
 		f.add("organizationId", "is required and must be an organization ID")
 	}
 	f.name(in.Name)
-	f.accessKeyID(in.AccessKeyID)
-	f.secretKey(in.SecretKey)
+	f.auth(in.AuthType, in.AccessKeyID, in.SecretKey, in.RoleARN, in.Endpoint, in.CACertificate)
 	f.endpoint(in.Endpoint)
 	f.region(in.Region)
 	f.caCertificate(in.CACertificate)
@@ -223,12 +222,85 @@ func (in *CreateInput) Validate() error {
 // Validate checks a validate request.
 func (in *KeysInput) Validate() error {
 	var f fieldErrors
-	f.accessKeyID(in.AccessKeyID)
-	f.secretKey(in.SecretKey)
+	f.auth(in.AuthType, in.AccessKeyID, in.SecretKey, in.RoleARN, in.Endpoint, in.CACertificate)
+	if in.AuthType == AuthRole && !token(in.OrganizationID, 128, "._:-") {
+		f.add("organizationId", "is required for a role: the role is checked with the organization's external ID")
+	}
 	f.endpoint(in.Endpoint)
 	f.region(in.Region)
 	f.caCertificate(in.CACertificate)
 	return f.err()
+}
+
+// auth checks what a credential authenticates with: keys, or a role (with
+// no key fields, at an AWS S3 endpoint).
+func (f *fieldErrors) auth(authType, accessKeyID, secretKey, roleARN, endpoint string, ca *string) {
+	switch authType {
+	case "", AuthAccessKey:
+		f.accessKeyID(accessKeyID)
+		f.secretKey(secretKey)
+		if roleARN != "" {
+			f.add("s3RoleArn", "is only for authType \"role\"")
+		}
+	case AuthRole:
+		f.roleARN(roleARN)
+		if accessKeyID != "" {
+			f.add("s3AccessKeyId", "must be absent for a role: the service assumes the role, no keys are stored")
+		}
+		if secretKey != "" {
+			f.add("s3SecretKey", "must be absent for a role: the service assumes the role, no keys are stored")
+		}
+		f.awsEndpoint(endpoint)
+		if ca != nil {
+			f.add("s3CaCertificate", "must be absent for a role: AWS S3 needs no CA of its own")
+		}
+	default:
+		f.add("authType", "must be \"accessKey\" or \"role\"")
+	}
+}
+
+// roleARN checks arn:aws:iam::<12 digits>:role/<path/name>.
+func (f *fieldErrors) roleARN(arn string) {
+	if !ValidRoleARN(arn) {
+		f.add("s3RoleArn", "must be an IAM role ARN such as arn:aws:iam::123456789012:role/backups")
+	}
+}
+
+// awsEndpoint checks that a role's endpoint is AWS S3's: a role is assumed
+// with AWS STS and works only there.
+func (f *fieldErrors) awsEndpoint(endpoint string) {
+	if u, err := ParseEndpoint(endpoint); err == nil && !IsAWSHost(u.Hostname()) {
+		f.add("s3Endpoint", "must be an AWS S3 endpoint (such as https://s3.eu-central-1.amazonaws.com) for a role")
+	}
+}
+
+// ValidRoleARN reports whether arn names an IAM role:
+// arn:<aws partition>:iam::<12 digits>:role/<path/name>, the name and path
+// of the characters IAM allows.
+func ValidRoleARN(arn string) bool {
+	var rest string
+	for _, p := range []string{"arn:aws:iam::", "arn:aws-cn:iam::", "arn:aws-us-gov:iam::"} {
+		if strings.HasPrefix(arn, p) {
+			rest = arn[len(p):]
+		}
+	}
+	if len(arn) > 2048 || len(rest) < 12+len(":role/")+1 {
+		return false
+	}
+	account, name := rest[:12], rest[12:]
+	if !token(account, 12, "") || strings.Trim(account, "0123456789") != "" || !strings.HasPrefix(name, ":role/") {
+		return false
+	}
+	name = name[len(":role/"):]
+	return !strings.HasSuffix(name, "/") && !strings.HasPrefix(name, "/") && token(name, 576, "+=,.@_-/") && !strings.Contains(name, "//")
+}
+
+// IsAWSHost reports whether an endpoint's host is AWS's own
+// (*.amazonaws.com, *.amazonaws.com.cn): keys there are checked with STS,
+// and only there may a role be used.
+func IsAWSHost(host string) bool {
+	h := strings.ToLower(host)
+	return strings.HasSuffix(h, ".amazonaws.com") || strings.HasSuffix(h, ".amazonaws.com.cn")
 }
 
 // Validate checks an update request against the credential it changes.
@@ -243,16 +315,13 @@ func (in *PatchInput) Validate(c *Credential) error {
 	if in.Name != nil {
 		f.name(*in.Name)
 	}
-	if in.AccessKeyID != nil {
-		f.accessKeyID(*in.AccessKeyID)
-		if *in.AccessKeyID != c.AccessKeyID && in.SecretKey == nil {
-			f.add("s3SecretKey", "is required when s3AccessKeyId changes")
-		}
-	}
-	if in.SecretKey != nil {
-		f.secretKey(*in.SecretKey)
-	} else if in.movesKeys(c) {
-		f.add("s3SecretKey", "is required when s3Endpoint, s3Region or s3CaCertificate change: the keys are checked where they will be used, and the secret key goes only where someone who knows it sends it")
+	switch in.authType(c) {
+	case AuthRole:
+		in.validateRole(&f, c)
+	case AuthAccessKey:
+		in.validateKeys(&f, c)
+	default:
+		f.add("authType", "must be \"accessKey\" or \"role\"")
 	}
 	if in.Endpoint != nil {
 		f.endpoint(*in.Endpoint)
@@ -264,6 +333,61 @@ func (in *PatchInput) Validate(c *Credential) error {
 		f.caCertificate(in.CACertificate.Value)
 	}
 	return f.err()
+}
+
+// authType is what the credential authenticates with after the change.
+func (in *PatchInput) authType(c *Credential) string {
+	if in.AuthType != nil {
+		return *in.AuthType
+	}
+	return c.AuthType
+}
+
+// validateKeys checks a change that leaves (or makes) a key credential.
+func (in *PatchInput) validateKeys(f *fieldErrors, c *Credential) {
+	if in.RoleARN != nil {
+		f.add("s3RoleArn", "is only for authType \"role\"")
+	}
+	if c.IsRole() && (in.AccessKeyID == nil || in.SecretKey == nil) {
+		f.add("s3SecretKey", "s3AccessKeyId and s3SecretKey are required to turn a role credential into a key credential")
+		return
+	}
+	if in.AccessKeyID != nil {
+		f.accessKeyID(*in.AccessKeyID)
+		if *in.AccessKeyID != c.AccessKeyID && in.SecretKey == nil {
+			f.add("s3SecretKey", "is required when s3AccessKeyId changes")
+		}
+	}
+	if in.SecretKey != nil {
+		f.secretKey(*in.SecretKey)
+	} else if in.movesKeys(c) {
+		f.add("s3SecretKey", "is required when s3Endpoint, s3Region or s3CaCertificate change: the keys are checked where they will be used, and the secret key goes only where someone who knows it sends it")
+	}
+}
+
+// validateRole checks a change that leaves (or makes) a role credential: no
+// keys, a role ARN, an AWS S3 endpoint, no CA.
+func (in *PatchInput) validateRole(f *fieldErrors, c *Credential) {
+	if in.AccessKeyID != nil {
+		f.add("s3AccessKeyId", "must be absent for a role: the service assumes the role, no keys are stored")
+	}
+	if in.SecretKey != nil {
+		f.add("s3SecretKey", "must be absent for a role: the service assumes the role, no keys are stored")
+	}
+	switch {
+	case in.RoleARN != nil:
+		f.roleARN(*in.RoleARN)
+	case !c.IsRole():
+		f.add("s3RoleArn", "is required to turn a key credential into a role credential")
+	}
+	endpoint := c.Endpoint
+	if in.Endpoint != nil {
+		endpoint = *in.Endpoint
+	}
+	f.awsEndpoint(endpoint)
+	if in.CACertificate.Set && in.CACertificate.Value != nil {
+		f.add("s3CaCertificate", "must be absent for a role: AWS S3 needs no CA of its own")
+	}
 }
 
 // movesKeys reports whether the input changes where or how the keys are

@@ -149,8 +149,14 @@ func (st *Store) UpdateCredential(ctx context.Context, old, c *backup.Credential
 		set = set.Set(expression.Name(k), expression.Value(v))
 	}
 	set = set.Set(expression.Name(attrByID), expression.Value(e.ByID))
-	if c.CACertificate == nil {
-		set = set.Remove(expression.Name("s3CaCertificate"))
+	// What the credential no longer has goes: a CA, a role, a key's age.
+	for _, a := range []struct {
+		attr   string
+		absent bool
+	}{{"s3CaCertificate", c.CACertificate == nil}, {"s3RoleArn", !c.IsRole()}, {"keysChangedAt", c.IsRole()}} {
+		if a.absent {
+			set = set.Remove(expression.Name(a.attr))
+		}
 	}
 	items := []types.TransactWriteItem{
 		st.update(credKey(c.ID), build(expression.NewBuilder().WithUpdate(set).WithCondition(expression.And(
@@ -245,15 +251,24 @@ func (st *Store) DeleteCredential(ctx context.Context, id string, orgs []string,
 	return result, err
 }
 
+// sameKeys is the condition that a credential still has the keys (or the
+// role) of c.
+func sameKeys(c *backup.Credential) expression.ConditionBuilder {
+	if c.IsRole() {
+		return expression.Name("s3RoleArn").Equal(expression.Value(*c.RoleARN))
+	}
+	return expression.And(expression.Name("s3RoleArn").AttributeNotExists(),
+		expression.Name("secretVersion").Equal(expression.Value(c.SecretVersion)),
+		expression.Name("s3AccessKeyId").Equal(expression.Value(c.AccessKeyID)))
+}
+
 // RecordHealth writes the result of a check of checked unless the
 // credential is gone, a newer result is recorded already, or its keys,
 // endpoint or region are no longer the ones checked (a result about
 // replaced keys is dropped).
 func (st *Store) RecordHealth(ctx context.Context, checked *backup.Credential, h backup.Health) (*backup.Credential, error) {
 	id := checked.ID
-	cond := expression.And(expression.AttributeExists(expression.Name(attrPK)),
-		expression.Name("secretVersion").Equal(expression.Value(checked.SecretVersion)),
-		expression.Name("s3AccessKeyId").Equal(expression.Value(checked.AccessKeyID)),
+	cond := expression.And(expression.AttributeExists(expression.Name(attrPK)), sameKeys(checked),
 		expression.Name("s3Endpoint").Equal(expression.Value(checked.Endpoint)),
 		expression.Name("s3Region").Equal(expression.Value(checked.Region)))
 	if h.CheckedAt != nil {

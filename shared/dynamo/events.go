@@ -64,6 +64,11 @@ func credentialEvent(old, new item) (*backup.Event, error) {
 		ev.Fields = []string{"s3Name", "s3AccessKeyId", "s3SecretKey", "s3Endpoint", "s3Region", "isDefault", "isLocked"}
 		ev.Changes = map[string]any{"s3Name": c.Name, "s3AccessKeyId": c.AccessKeyID, "s3Endpoint": c.Endpoint,
 			"s3Region": c.Region, "isDefault": c.IsDefault, "isLocked": c.IsLocked}
+		if c.IsRole() {
+			ev.Fields = []string{"s3Name", "authType", "s3RoleArn", "s3Endpoint", "s3Region", "isDefault", "isLocked"}
+			delete(ev.Changes, "s3AccessKeyId")
+			ev.Changes["authType"], ev.Changes["s3RoleArn"] = c.AuthType, *c.RoleARN
+		}
 		if c.CACertificate != nil {
 			ev.Fields = append(ev.Fields, "s3CaCertificate")
 		}
@@ -74,6 +79,13 @@ func credentialEvent(old, new item) (*backup.Event, error) {
 		return nil, err
 	}
 	if was.Version == c.Version {
+		if due := getS(new, "rotationDueFor"); due != "" && due != getS(old, "rotationDueFor") {
+			at, _ := getTime(new, "rotationDueAt")
+			ev.DetailType, ev.At, ev.By, ev.ByID = backup.EventRotationDue, at, "health-check", ""
+			ev.ID = eventID(c.ID, c.Version, "rotation-due/"+due)
+			ev.Fields, ev.Changes = []string{"rotationDue"}, map[string]any{"rotationDue": true, "keysChangedAt": due}
+			return ev, nil
+		}
 		if was.Health.Status == c.Health.Status || c.Health.CheckedAt == nil {
 			return nil, nil // a recorded use, or a check that found what was known
 		}
@@ -135,6 +147,8 @@ func updated(old, new item, was, c *backup.Credential) ([]string, map[string]any
 		shown    bool
 	}{
 		{"s3Name", was.Name, c.Name, true},
+		{"authType", was.AuthType, c.AuthType, true},
+		{"s3RoleArn", deref(was.RoleARN), deref(c.RoleARN), true},
 		{"s3AccessKeyId", was.AccessKeyID, c.AccessKeyID, true},
 		{"s3SecretKey", getS(old, "secretVersion"), getS(new, "secretVersion"), false},
 		{"s3Endpoint", was.Endpoint, c.Endpoint, true},

@@ -69,6 +69,9 @@ type credentialRecord struct {
 	CreatedBy      string            `dynamodbav:"createdBy"`
 	GSI1PK         string            `dynamodbav:"gsi1pk"`
 	LastUsedAt     string            `dynamodbav:"lastUsedAt,omitempty"`
+	// RotationDueFor is the keysChangedAt whose crossing of the rotation age
+	// was announced.
+	RotationDueFor string `dynamodbav:"rotationDueFor,omitempty"`
 	mutableRecord
 }
 
@@ -79,6 +82,10 @@ type mutableRecord struct {
 	Endpoint       string       `dynamodbav:"s3Endpoint"`
 	Region         string       `dynamodbav:"s3Region"`
 	CACertificate  *string      `dynamodbav:"s3CaCertificate,omitempty"`
+	// RoleARN is present for a role credential only (its authType);
+	// KeysChangedAt for a key credential only.
+	RoleARN       *string `dynamodbav:"s3RoleArn,omitempty"`
+	KeysChangedAt string  `dynamodbav:"keysChangedAt,omitempty"`
 	Health         healthRecord `dynamodbav:"health"`
 	LastModified   string       `dynamodbav:"lastModified"`
 	LastModifiedBy string       `dynamodbav:"lastModifiedBy"`
@@ -104,10 +111,17 @@ func healthOf(h backup.Health) healthRecord {
 }
 
 func mutableOf(c *backup.Credential) mutableRecord {
-	return mutableRecord{Name: c.Name, AccessKeyID: c.AccessKeyID, Endpoint: c.Endpoint, Region: c.Region,
+	r := mutableRecord{Name: c.Name, AccessKeyID: c.AccessKeyID, Endpoint: c.Endpoint, Region: c.Region,
 		CACertificate: c.CACertificate, Health: healthOf(c.Health), LastModified: timeString(c.LastModified),
 		LastModifiedBy: c.LastModifiedBy, Version: c.Version, SecretVersion: c.SecretVersion,
 		GSI1SK: sortKey(c), SearchText: searchText(c)}
+	if c.IsRole() {
+		r.RoleARN = c.RoleARN
+	}
+	if c.KeysChangedAt != nil && !c.IsRole() {
+		r.KeysChangedAt = timeString(*c.KeysChangedAt)
+	}
+	return r
 }
 
 // marshal turns a record into an item. Records hold strings, numbers,
@@ -148,7 +162,13 @@ var listAttributes = append(slices.DeleteFunc(slices.Clone(ListAttributes), func
 // credentialAttributes are what a credential is read from.
 var credentialAttributes = []string{"id", "organizationId", "s3Name", "s3AccessKeyId", "s3Endpoint", "s3Region", "s3CaCertificate",
 	"isDefault", "isLocked", "projects", "projectCount", "health", "createdAt", "createdBy", "lastModified", "lastModifiedBy",
-	"version", "secretVersion", "lastUsedAt"}
+	"version", "secretVersion", "lastUsedAt", "s3RoleArn", "keysChangedAt", "rotationDueFor"}
+
+// authAttributes are what a list reads of its page's credentials besides
+// the index: attributes added after the index's projection was fixed (a
+// projection cannot change in place, and CloudFormation cannot swap an
+// index in one update).
+var authAttributes = []string{"id", "s3RoleArn", "keysChangedAt", "rotationDueFor"}
 
 func getS(it item, k string) string {
 	if v, ok := it[k].(*types.AttributeValueMemberS); ok {
@@ -188,7 +208,7 @@ func credentialFrom(it item) (*backup.Credential, error) {
 		ID: r.ID, OrganizationID: r.OrganizationID, Name: r.Name, AccessKeyID: r.AccessKeyID, Endpoint: r.Endpoint,
 		Region: r.Region, IsDefault: r.IsDefault, IsLocked: r.IsLocked, CreatedBy: r.CreatedBy,
 		LastModifiedBy: r.LastModifiedBy, Version: r.Version, SecretVersion: r.SecretVersion, Projects: []backup.Project{},
-		Health: backup.Health{Status: r.Health.Status, Message: r.Health.Message},
+		Health: backup.Health{Status: r.Health.Status, Message: r.Health.Message}, AuthType: backup.AuthAccessKey,
 	}
 	if r.CACertificate != nil && *r.CACertificate != "" { // "" in items written before meant none
 		c.CACertificate = r.CACertificate
@@ -215,5 +235,23 @@ func credentialFrom(it item) (*backup.Credential, error) {
 	if c.LastModified, err = time.Parse(time.RFC3339, r.LastModified); err != nil {
 		return nil, fmt.Errorf("read credential %s: lastModified: %w", c.ID, err)
 	}
+	readAuth(c, r.RoleARN, r.KeysChangedAt, r.RotationDueFor)
 	return c, nil
+}
+
+// readAuth reads how a credential authenticates: a role when it has a role
+// ARN; keys otherwise, set when keysChangedAt says (at creation, for items
+// written before it was recorded).
+func readAuth(c *backup.Credential, roleARN *string, keysChangedAt, rotationDueFor string) {
+	if roleARN != nil && *roleARN != "" {
+		c.AuthType, c.RoleARN, c.AccessKeyID, c.KeysChangedAt = backup.AuthRole, roleARN, "", nil
+		return
+	}
+	c.AuthType, c.RoleARN = backup.AuthAccessKey, nil
+	at := c.CreatedAt
+	if t, err := time.Parse(time.RFC3339, keysChangedAt); err == nil {
+		at = t
+	}
+	c.KeysChangedAt = &at
+	c.RotationAnnounced = rotationDueFor != "" && rotationDueFor == timeString(at)
 }

@@ -155,8 +155,7 @@ func (st *Store) RecordUse(ctx context.Context, c *backup.Credential, at time.Ti
 	ex := build(expression.NewBuilder().
 		WithUpdate(expression.Set(expression.Name("lastUsedAt"), expression.Value(timeString(at)))).
 		WithCondition(expression.And(expression.AttributeExists(expression.Name(attrPK)),
-			expression.Name("isLocked").Equal(expression.Value(false)),
-			expression.Name("secretVersion").Equal(expression.Value(c.SecretVersion)))))
+			expression.Name("isLocked").Equal(expression.Value(false)), sameKeys(c))))
 	_, err := st.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: st.table, Key: credKey(c.ID),
 		UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
 		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),

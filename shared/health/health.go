@@ -65,7 +65,10 @@ type Runner struct {
 type Summary struct {
 	Checked, Healthy, Invalid, Unreachable, Failed int
 	Changed, OrphansDeleted                        int
-	Complete                                       bool
+	// RotationDue counts credentials whose keys were found due for
+	// rotation for the first time.
+	RotationDue int
+	Complete    bool
 	// SweepRefused is set when the orphan sweep deleted nothing because too
 	// many secrets looked orphaned.
 	SweepRefused bool
@@ -190,7 +193,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 					p.skipped.Store(true)
 					return
 				}
-				changed, status, err := r.checkOne(ctx, c)
+				changed, due, status, err := r.checkOne(ctx, c)
 				if err != nil && ctx.Err() != nil {
 					// Cut short by the deadline: checked again next run.
 					p.skipped.Store(true)
@@ -204,6 +207,9 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 				}
 				if changed {
 					sum.Changed++
+				}
+				if due {
+					sum.RotationDue++
 				}
 			}()
 		}
@@ -288,24 +294,31 @@ func (s *Summary) count(status string, err error) {
 }
 
 // checkOne checks and records one credential, and reports whether its status
-// changed by this result (the table's stream announces it).
-func (r *Runner) checkOne(ctx context.Context, c *backup.Credential) (bool, string, error) {
+// changed by this result and whether its keys were found due for rotation
+// (the table's stream announces both).
+func (r *Runner) checkOne(ctx context.Context, c *backup.Credential) (changed, due bool, status string, err error) {
+	if due, err = r.Service.AnnounceRotation(ctx, c); err != nil {
+		return false, false, "", err
+	}
+	if due {
+		r.Logger.InfoContext(ctx, "keys due for rotation", "credentialId", c.ID, "keysChangedAt", c.KeysChangedAt)
+	}
 	h, err := r.Service.CheckHealth(ctx, c)
 	if err != nil {
-		return false, "", fmt.Errorf("check %s: %w", c.ID, err)
+		return false, due, "", fmt.Errorf("check %s: %w", c.ID, err)
 	}
 	got, err := r.Store.RecordHealth(ctx, c, h)
 	if backup.ErrorCode(err) == backup.ENotFound {
-		return false, h.Status, nil // deleted during the run: not re-created
+		return false, due, h.Status, nil // deleted during the run: not re-created
 	}
 	if err != nil {
-		return false, "", fmt.Errorf("record health of %s: %w", c.ID, err)
+		return false, due, "", fmt.Errorf("record health of %s: %w", c.ID, err)
 	}
 	recorded := got.Health.CheckedAt != nil && h.CheckedAt != nil && got.Health.CheckedAt.Equal(*h.CheckedAt) && got.Health.Status == h.Status
 	if !recorded || c.Health.Status == h.Status {
-		return false, h.Status, nil
+		return false, due, h.Status, nil
 	}
-	return true, h.Status, nil
+	return true, due, h.Status, nil
 }
 
 // sweep deletes secrets older than OrphanAge whose credential is gone.

@@ -16,7 +16,7 @@ var MetricsOut io.Writer = os.Stdout
 // Embedded Metric Format.
 func (r *Runner) report(ctx context.Context, s Summary) {
 	r.Logger.InfoContext(ctx, "health check run", "checked", s.Checked, "healthy", s.Healthy, "invalid", s.Invalid,
-		"unreachable", s.Unreachable, "failed", s.Failed, "changed", s.Changed, "orphansDeleted", s.OrphansDeleted, "sweepRefused", s.SweepRefused,
+		"unreachable", s.Unreachable, "failed", s.Failed, "changed", s.Changed, "rotationDue", s.RotationDue, "orphansDeleted", s.OrphansDeleted, "sweepRefused", s.SweepRefused,
 		"complete", s.Complete, "durationMs", s.Duration.Milliseconds())
 	metric := func(name, unit string) map[string]string { return map[string]string{"Name": name, "Unit": unit} }
 	refused := 0

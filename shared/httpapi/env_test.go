@@ -102,6 +102,10 @@ type env struct {
 	ddb     *dynamodb.Client
 	table   string
 	faults  *faults
+	// roles stands for STS; trustPrincipal is what the service says it
+	// assumes roles as.
+	roles          *fakeRoles
+	trustPrincipal string
 }
 
 var tableSeq atomic.Int64
@@ -109,7 +113,8 @@ var tableSeq atomic.Int64
 func newEnv(t *testing.T, backend string) *env {
 	t.Helper()
 	ctx := context.Background()
-	e := &env{t: t, calls: &callcount.Counter{}, checker: &fakeChecker{}, faults: &faults{}}
+	e := &env{t: t, calls: &callcount.Counter{}, checker: &fakeChecker{}, faults: &faults{}, roles: &fakeRoles{},
+		trustPrincipal: "arn:aws:iam::111122223333:role/backup-credentials-role-assumer"}
 	e.table = fmt.Sprintf("t%d-%d", time.Now().UnixNano(), tableSeq.Add(1))
 	opts := func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, e.calls.Middleware) }
 	switch backend {
@@ -130,7 +135,8 @@ func newEnv(t *testing.T, backend string) *env {
 		e.secrets = secrets.New(secretsmanager.NewFromConfig(cfg), "backup-credentials/"+e.table+"/")
 	}
 	e.store = dynamo.New(e.ddb, e.table)
-	svc := &backup.Service{Store: e.store, Secrets: e.secrets, Checker: e.checker, IdempotencyWait: 3 * time.Second}
+	svc := &backup.Service{Store: e.store, Secrets: e.secrets, Checker: e.checker, IdempotencyWait: 3 * time.Second,
+		Roles: e.roles, TrustPrincipal: e.trustPrincipal, KeyRotationDays: 90}
 	api := &httpapi.API{Service: svc, Auth: localauth.Auth{Secret: []byte(jwtSecret), Claims: httpapi.DefaultClaims}}
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(func() {
@@ -190,6 +196,35 @@ func (f *fakeChecker) Check(_ context.Context, k backup.Keys) (backup.CheckResul
 		return backup.CheckResult{Status: backup.HealthUnreachable, Message: "The endpoint refused the connection; check its host and port."}, nil
 	}
 	return backup.CheckResult{Status: backup.HealthHealthy, Message: "The keys are valid."}, nil
+}
+
+// fakeRoles lets any role be assumed unless its name has "denied" (STS's
+// AccessDenied) or "down" (no answer). It keeps the sessions asked for.
+type fakeRoles struct {
+	mu       sync.Mutex
+	sessions []backup.RoleSession
+}
+
+func (f *fakeRoles) AssumeRole(_ context.Context, r backup.RoleSession) (*backup.TempCredentials, backup.CheckResult, error) {
+	f.mu.Lock()
+	f.sessions = append(f.sessions, r)
+	f.mu.Unlock()
+	switch {
+	case strings.Contains(r.RoleARN, "denied"):
+		return nil, backup.CheckResult{Status: backup.HealthInvalid, Message: "Invalid S3 credentials: AWS refused to let the service assume " + r.RoleARN + " (AccessDenied)."}, nil
+	case strings.Contains(r.RoleARN, "down"):
+		return nil, backup.CheckResult{Status: backup.HealthUnreachable, Message: "AWS STS did not answer."}, nil
+	}
+	return &backup.TempCredentials{AccessKeyID: "ASIATEMPORARY", SecretAccessKey: "temporary-secret-" + r.SessionName,
+		SessionToken: "session-token", Expires: time.Now().Add(r.Duration)}, backup.CheckResult{Status: backup.HealthHealthy, Message: "The role may be assumed."}, nil
+}
+
+func (f *fakeRoles) taken() []backup.RoleSession {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.sessions
+	f.sessions = nil
+	return out
 }
 
 // caller is who a request is made as.

@@ -49,7 +49,8 @@ func TestWalkthrough(t *testing.T) {
 		}
 
 		r = e.must(200, partner, "GET", "/v1/backup-credentials?organizationId=org-1", nil)
-		e.calls_(map[string]int{query: 1})
+		// The index page, then what the index does not hold (authType, key age).
+		e.calls_(map[string]int{query: 1, batch: 1})
 		if data := r.json(t)["data"].([]any); len(data) != 1 {
 			t.Errorf("list = %v", data)
 		}
@@ -105,8 +106,18 @@ func TestWalkthrough(t *testing.T) {
 		e.calls.Take()
 
 		r = e.must(200, partner, "GET", "/v1/organizations", nil)
+		// The first time: each organization's external ID is made.
+		e.calls_(map[string]int{batch: 1, update: len(partner.orgs)})
+		first := r.json(t)["data"].([]any)
+		r = e.must(200, partner, "GET", "/v1/organizations", nil)
 		e.calls_(map[string]int{batch: 1})
 		orgs := r.json(t)["data"].([]any)
+		for i := range orgs {
+			o, f := orgs[i].(map[string]any), first[i].(map[string]any)
+			if ext, _ := o["externalId"].(string); len(ext) < 32 || ext != f["externalId"] || o["trustPrincipal"] != e.trustPrincipal {
+				t.Errorf("organization %v: want a stable external ID and the trust principal %q (first answer %v)", o, e.trustPrincipal, f)
+			}
+		}
 		if o := orgs[0].(map[string]any); o["id"] != "org-1" || o["credentialCount"] != 1.0 || o["defaultCredentialId"] != id {
 			t.Errorf("organizations = %v", orgs)
 		}
