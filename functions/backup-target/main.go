@@ -1,7 +1,7 @@
 // Command backup-target serves the backup engine's route of the backup
 // credentials API as a Lambda function behind API Gateway (AWS_IAM
-// authorization): a project's credential with its secret key, unless it is
-// locked. It builds only the clients it uses.
+// authorization): a project's credential with its secret key (or a role's
+// temporary keys), unless it is locked. It builds only the clients it uses.
 package main
 
 import (
@@ -11,6 +11,7 @@ import (
 	"github.com/acme/backup-credentials/shared/app"
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
+	"github.com/acme/backup-credentials/shared/provider"
 	"github.com/acme/backup-credentials/shared/secrets"
 )
 
@@ -22,5 +23,6 @@ func main() {
 	store := dynamo.FromConfig(cfg.AWS, cfg.Endpoint("DYNAMODB"), cfg.Table)
 	app.ServeLambda(cfg, &backup.Service{Store: store,
 		Secrets: secrets.FromConfig(cfg.AWS, cfg.Endpoint("SECRETS_MANAGER"), cfg.SecretPrefix, cfg.KMSKeyID),
+		Roles:   provider.NewRoles(cfg.AWS, cfg.Endpoint("STS"), cfg.TrustPrincipal, cfg.CheckTimeout),
 	}, "backup-target")
 }

@@ -24,5 +24,6 @@ func main() {
 	app.ServeLambda(cfg, &backup.Service{Store: store,
 		Secrets: secrets.FromConfig(cfg.AWS, cfg.Endpoint("SECRETS_MANAGER"), cfg.SecretPrefix, cfg.KMSKeyID),
 		Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS")),
+		Roles:   provider.NewRoles(cfg.AWS, cfg.Endpoint("STS"), cfg.TrustPrincipal, cfg.CheckTimeout),
 	}, "create")
 }

@@ -30,7 +30,9 @@ func main() {
 	vault.RecoveryDays = cfg.SecretRecoveryDays
 	runner := &health.Runner{
 		Store: store, Secrets: vault,
-		Service:     &backup.Service{Store: store, Secrets: vault, Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS"))},
+		Service: &backup.Service{Store: store, Secrets: vault, Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS")),
+			Roles:          provider.NewRoles(cfg.AWS, cfg.Endpoint("STS"), cfg.TrustPrincipal, cfg.CheckTimeout),
+			TrustPrincipal: cfg.TrustPrincipal, KeyRotationDays: cfg.KeyRotationDays},
 		Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost, Margin: cfg.CheckTimeout + 2*time.Second,
 	}
 	lambda.Start(func(ctx context.Context, _ events.EventBridgeEvent) (health.Summary, error) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/acme/backup-credentials/shared/app"
 	"github.com/acme/backup-credentials/shared/backup"
+	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/provider"
 )
 
@@ -16,7 +17,9 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	app.ServeLambda(cfg, &backup.Service{
+	// The store only for a role's check: its organization's external ID.
+	app.ServeLambda(cfg, &backup.Service{Store: dynamo.FromConfig(cfg.AWS, cfg.Endpoint("DYNAMODB"), cfg.Table),
 		Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS")),
+		Roles:   provider.NewRoles(cfg.AWS, cfg.Endpoint("STS"), cfg.TrustPrincipal, cfg.CheckTimeout),
 	}, "validate")
 }

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
@@ -110,7 +111,8 @@ func serve(ctx context.Context, secret []byte) error {
 	if err != nil {
 		return err
 	}
-	svc := &backup.Service{Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS")), Logger: slog.Default()}
+	svc := &backup.Service{Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS")), Logger: slog.Default(),
+		Roles: localRoles(cfg), TrustPrincipal: getenv("TRUST_PRINCIPAL_ARN", LocalTrustPrincipal), KeyRotationDays: cfg.KeyRotationDays}
 	storage := []any{"dynamodb", "in process (minidyn)", "secretsManager", "in memory"}
 	devTokens := true
 	if cfg.Endpoint("DYNAMODB") != "" {
@@ -182,6 +184,24 @@ func serve(ctx context.Context, secret []byte) error {
 		return err
 	}
 	return nil
+}
+
+// LocalTrustPrincipal is the principal the local API says it assumes roles
+// as: locally there is one hop, the SDK's own credentials assume the role.
+const LocalTrustPrincipal = "arn:aws:iam::000000000000:role/backup-credentials-local"
+
+// localRoles assumes roles through the STS that AWS_ENDPOINT_URL[_STS]
+// names (moto's, with make run-moto), with the environment's credentials
+// or, for an emulator, placeholder ones.
+func localRoles(cfg app.Config) *provider.Roles {
+	awsCfg := cfg.AWS
+	if awsCfg.Credentials == nil {
+		awsCfg.Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
+	}
+	if awsCfg.Region == "" {
+		awsCfg.Region = "us-east-1"
+	}
+	return provider.NewRoles(awsCfg, cfg.Endpoint("STS"), "", cfg.CheckTimeout)
 }
 
 // follow drains a stream every quarter second until ctx ends, as the event
@@ -325,7 +345,8 @@ func healthCheckOnce(ctx context.Context) error {
 		return err
 	}
 	r := &health.Runner{Store: st, Secrets: sec,
-		Service:     &backup.Service{Store: st, Secrets: sec, Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS"))},
+		Service: &backup.Service{Store: st, Secrets: sec, Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS")),
+			Roles: localRoles(cfg), KeyRotationDays: cfg.KeyRotationDays},
 		Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost}
 	_, err = r.Run(ctx)
 	return err

@@ -36,6 +36,11 @@ type Config struct {
 	SecretRecoveryDays int
 	// MaxCredentials is the most credentials an organization may have.
 	MaxCredentials int
+	// TrustPrincipal is the role the service assumes customers' roles as
+	// (TRUST_PRINCIPAL_ARN); KeyRotationDays the age past which keys are
+	// due for rotation (KEY_ROTATION_DAYS, 90; 0 turns it off).
+	TrustPrincipal  string
+	KeyRotationDays int
 	// BackupEngines are the IAM principals that may resolve projects'
 	// credentials (BACKUP_ENGINE_PRINCIPALS, comma-separated ARNs).
 	BackupEngines []string
@@ -114,6 +119,10 @@ func Load(lookup func(string) (string, bool), allowDefault string) (Config, erro
 		}
 	}
 	cfg.IdempotencyTTL = time.Duration(*ints[0].dst) * time.Hour
+	if cfg.KeyRotationDays, err = strconv.Atoi(or("KEY_ROTATION_DAYS", "90")); err != nil || cfg.KeyRotationDays < 0 {
+		return Config{}, fmt.Errorf("KEY_ROTATION_DAYS must be a whole number of days, 0 to turn it off")
+	}
+	cfg.TrustPrincipal = getenv("TRUST_PRINCIPAL_ARN")
 	if cfg.SecretRecoveryDays < 7 || cfg.SecretRecoveryDays > 30 {
 		return Config{}, fmt.Errorf("SECRET_RECOVERY_DAYS must be 7 to 30, as Secrets Manager allows")
 	}
@@ -165,6 +174,7 @@ func JSONLogs(w io.Writer) {
 func ServeLambda(cfg Config, svc *backup.Service, route string) {
 	JSONLogs(os.Stdout)
 	svc.Logger = slog.Default()
+	svc.TrustPrincipal, svc.KeyRotationDays = cfg.TrustPrincipal, cfg.KeyRotationDays
 	api := &httpapi.API{Service: svc, Auth: httpapi.GatewayAuth{Claims: cfg.Claims, BackupEngines: cfg.BackupEngines}, Logger: slog.Default()}
 	lambda.Start(httpadapter.NewV2(api.Handler(route)).ProxyWithContext)
 }

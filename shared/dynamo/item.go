@@ -77,15 +77,15 @@ type credentialRecord struct {
 
 // mutableRecord is what an update of a credential may replace.
 type mutableRecord struct {
-	Name           string       `dynamodbav:"s3Name"`
-	AccessKeyID    string       `dynamodbav:"s3AccessKeyId"`
-	Endpoint       string       `dynamodbav:"s3Endpoint"`
-	Region         string       `dynamodbav:"s3Region"`
-	CACertificate  *string      `dynamodbav:"s3CaCertificate,omitempty"`
+	Name          string  `dynamodbav:"s3Name"`
+	AccessKeyID   string  `dynamodbav:"s3AccessKeyId"`
+	Endpoint      string  `dynamodbav:"s3Endpoint"`
+	Region        string  `dynamodbav:"s3Region"`
+	CACertificate *string `dynamodbav:"s3CaCertificate,omitempty"`
 	// RoleARN is present for a role credential only (its authType);
 	// KeysChangedAt for a key credential only.
-	RoleARN       *string `dynamodbav:"s3RoleArn,omitempty"`
-	KeysChangedAt string  `dynamodbav:"keysChangedAt,omitempty"`
+	RoleARN        *string      `dynamodbav:"s3RoleArn,omitempty"`
+	KeysChangedAt  string       `dynamodbav:"keysChangedAt,omitempty"`
 	Health         healthRecord `dynamodbav:"health"`
 	LastModified   string       `dynamodbav:"lastModified"`
 	LastModifiedBy string       `dynamodbav:"lastModifiedBy"`

@@ -96,7 +96,7 @@ func newWorld(t *testing.T) *world {
 	}
 	w.queue = aws.ToString(q.QueueUrl)
 	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(name), EventBusName: aws.String(name),
-		EventPattern: aws.String(`{"detail-type":["` + backup.EventHealthChanged + `"]}`)}); err != nil {
+		EventPattern: aws.String(`{"detail-type":["` + backup.EventHealthChanged + `","` + backup.EventRotationDue + `"]}`)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(name), EventBusName: aws.String(name),
@@ -574,5 +574,75 @@ func TestStaleResultDropped(t *testing.T) {
 	}
 	if sum.Changed != 0 || len(w.events()) != 0 {
 		t.Errorf("a dropped result was announced: %+v", sum)
+	}
+}
+
+// TestRotationDueAnnouncedOnce: a run on a clock past the rotation age
+// finds the keys due and records it; the stream announces it once, and the
+// next run does not again. New keys start a new age.
+func TestRotationDueAnnouncedOnce(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	good, err := mototest.CreateUser(ctx, adminCfg, "rot-"+w.bus, mototest.ListBucketsPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stored without keysChangedAt, as items written before it: the age
+	// counts from creation.
+	c := w.store_("org-1", s3.URL, good)
+	later := time.Now().Add(91 * 24 * time.Hour)
+	w.svc.Now = func() time.Time { return later }
+	w.svc.KeyRotationDays = 90
+	for run, want := range []int{1, 0} {
+		sum, err := w.runner().Run(ctx)
+		if err != nil || sum.RotationDue != want {
+			t.Errorf("run %d: %+v, %v; want %d due", run, sum, err, want)
+		}
+	}
+	var due []map[string]any
+	for _, e := range w.events() {
+		if e["detail-type"] == backup.EventRotationDue {
+			due = append(due, e["detail"].(map[string]any))
+		}
+	}
+	if len(due) != 1 || due[0]["credentialId"] != c.ID || due[0]["changes"].(map[string]any)["rotationDue"] != true {
+		t.Errorf("rotation events = %v, want one for %s", due, c.ID)
+	}
+	if got := w.get(c.ID); !got.RotationAnnounced {
+		t.Errorf("not recorded as announced: %+v", got)
+	}
+}
+
+// refusingRoles is STS refusing every role, as when a customer removed the
+// trust policy's statement.
+type refusingRoles struct{ asked atomic.Int64 }
+
+func (r *refusingRoles) AssumeRole(_ context.Context, s backup.RoleSession) (*backup.TempCredentials, backup.CheckResult, error) {
+	r.asked.Add(1)
+	return nil, backup.CheckResult{Status: backup.HealthInvalid, Message: "Invalid S3 credentials: AWS refused (AccessDenied)."}, nil
+}
+
+// TestHealthAssumesRoles: the health check checks a role credential by
+// assuming its role, records what STS said, never reads a secret for it,
+// and never finds a role due for rotation.
+func TestHealthAssumesRoles(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	roles := &refusingRoles{}
+	w.svc.Roles, w.svc.KeyRotationDays = roles, 1
+	now := time.Now().UTC().Truncate(time.Second).Add(-72 * time.Hour)
+	arn := "arn:aws:iam::444455556666:role/backups"
+	c := &backup.Credential{ID: backup.NewID(time.Now()), OrganizationID: "org-1", Name: "a-role", AuthType: backup.AuthRole, RoleARN: &arn,
+		Endpoint: "https://s3.eu-central-1.amazonaws.com", Region: "eu-central-1", Projects: []backup.Project{},
+		Health: backup.Health{Status: backup.HealthHealthy, CheckedAt: &now}, CreatedAt: now, CreatedBy: "t", LastModified: now, LastModifiedBy: "t", Version: 1}
+	if err := w.store.CreateCredential(ctx, c, backup.HistoryEntry{At: now, By: "t", Action: backup.ActionCreated}, ""); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := w.runner().Run(ctx)
+	if err != nil || sum.Invalid != 1 || sum.Changed != 1 || sum.RotationDue != 0 || roles.asked.Load() != 1 {
+		t.Errorf("run = %+v, %v; %d roles assumed", sum, err, roles.asked.Load())
+	}
+	if got := w.get(c.ID); got.Health.Status != backup.HealthInvalid || !strings.Contains(got.Health.Message, "AccessDenied") {
+		t.Errorf("health = %+v", got.Health)
 	}
 }

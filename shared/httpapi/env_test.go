@@ -106,6 +106,7 @@ type env struct {
 	// assumes roles as.
 	roles          *fakeRoles
 	trustPrincipal string
+	svc            *backup.Service
 }
 
 var tableSeq atomic.Int64
@@ -137,6 +138,7 @@ func newEnv(t *testing.T, backend string) *env {
 	e.store = dynamo.New(e.ddb, e.table)
 	svc := &backup.Service{Store: e.store, Secrets: e.secrets, Checker: e.checker, IdempotencyWait: 3 * time.Second,
 		Roles: e.roles, TrustPrincipal: e.trustPrincipal, KeyRotationDays: 90}
+	e.svc = svc
 	api := &httpapi.API{Service: svc, Auth: localauth.Auth{Secret: []byte(jwtSecret), Claims: httpapi.DefaultClaims}}
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(func() {

@@ -28,6 +28,7 @@ type API interface {
 	ListSecrets(ctx context.Context, in *secretsmanager.ListSecretsInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error)
 	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
 	UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
+	RestoreSecret(ctx context.Context, in *secretsmanager.RestoreSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.RestoreSecretOutput, error)
 }
 
 // Store keeps secret keys in Secrets Manager.
@@ -58,7 +59,10 @@ func newVersion() string {
 	return hex.EncodeToString(b[:])
 }
 
-// CreateSecret creates a credential's secret.
+// CreateSecret creates a credential's secret. A credential that had one
+// before (a role credential given keys again) finds it scheduled for
+// deletion, or left by a deletion that failed: it is restored, and the key
+// stored as its current version.
 func (st *Store) CreateSecret(ctx context.Context, id, org, secretKey string) (string, error) {
 	in := &secretsmanager.CreateSecretInput{
 		Name:               aws.String(st.Name(id)),
@@ -74,8 +78,35 @@ func (st *Store) CreateSecret(ctx context.Context, id, org, secretKey string) (s
 		in.KmsKeyId = aws.String(st.KMSKeyID)
 	}
 	out, err := st.api.CreateSecret(ctx, in)
+	var exists *types.ResourceExistsException
+	if errors.As(err, &exists) || markedForDeletion(err) {
+		return st.revive(ctx, id, secretKey)
+	}
 	if err != nil {
 		return "", fmt.Errorf("create secret %s: %w", id, err)
+	}
+	return aws.ToString(out.VersionId), nil
+}
+
+// markedForDeletion reports whether Secrets Manager refused a call because
+// the secret is scheduled for deletion.
+func markedForDeletion(err error) bool {
+	var ir *types.InvalidRequestException
+	return errors.As(err, &ir) && strings.Contains(strings.ToLower(ir.ErrorMessage()), "delet")
+}
+
+// revive restores a credential's secret and stores secretKey as its current
+// version.
+func (st *Store) revive(ctx context.Context, id, secretKey string) (string, error) {
+	if _, err := st.api.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: aws.String(st.Name(id))}); err != nil {
+		return "", fmt.Errorf("restore secret %s: %w", id, err)
+	}
+	out, err := st.api.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String(st.Name(id)), ClientRequestToken: aws.String(newVersion()),
+		SecretString: aws.String(secretKey), VersionStages: []string{"AWSCURRENT"},
+	})
+	if err != nil {
+		return "", fmt.Errorf("put secret %s: %w", id, err)
 	}
 	return aws.ToString(out.VersionId), nil
 }
@@ -131,10 +162,9 @@ func (st *Store) GetSecret(ctx context.Context, id, version string) (string, err
 	}
 	out, err := st.api.GetSecretValue(ctx, in)
 	var nf *types.ResourceNotFoundException
-	var ir *types.InvalidRequestException
 	// A secret scheduled for deletion answers InvalidRequestException: it is
 	// as missing as one that is gone, until someone restores it.
-	if errors.As(err, &nf) || errors.As(err, &ir) && strings.Contains(strings.ToLower(ir.ErrorMessage()), "delet") {
+	if errors.As(err, &nf) || markedForDeletion(err) {
 		return "", backup.Errorf(backup.ENotFound, "The secret of credential %s is missing.", id)
 	}
 	if err != nil {
