@@ -512,7 +512,10 @@ func (s *Service) update(ctx context.Context, caller Caller, id string, in Patch
 	c.Version = old.Version + 1
 	c.LastModified, c.LastModifiedBy = e.At, e.By
 	if err := s.Store.UpdateCredential(ctx, old, &c, e); err != nil {
-		if toKeys && !errors.Is(err, ErrOutcomeUnknown) {
+		if toKeys && refused(err) {
+			// Known not written: the secret goes. When the outcome is
+			// unknown it stays: if the write did not commit, the orphan
+			// sweep removes the secret of a role credential.
 			s.dropSecret(ctx, id, "remove the secret of a change to keys that failed")
 		}
 		return nil, err // a new version stays pending; the current one is what the metadata names
@@ -531,6 +534,16 @@ func (s *Service) update(ctx context.Context, caller Caller, id string, in Patch
 		}
 	}
 	return s.shown(&c, nil)
+}
+
+// refused reports whether a write failed knowing it did nothing: a rule
+// refused it.
+func refused(err error) bool {
+	switch ErrorCode(err) {
+	case ELocked, EPrecondition, ENameTaken, ENotFound:
+		return true
+	}
+	return false
 }
 
 // dropSecret deletes a credential's secret, logging a failure: the orphan

@@ -219,3 +219,44 @@ func TestRotationDue(t *testing.T) {
 		}
 	})
 }
+
+// TestFaultSwitchToKeysLeavesNoSecret: a role credential given keys whose
+// metadata write fails without saying whether it committed (on moto, the
+// fault injected) stays a role, and the secret made for the keys is left
+// to the orphan sweep, which counts a role credential's secret as an
+// orphan; a locked credential is not switched; a switch to a role whose
+// secret deletion fails leaves the secret to the sweep too.
+func TestFaultSwitchToKeysLeavesNoSecret(t *testing.T) {
+	e := newEnv(t, "moto")
+	id := e.must(201, partner, "POST", "/v1/backup-credentials", roleBody("org-1", "a-role", roleARN)).json(t)["id"].(string)
+	path := "/v1/backup-credentials/" + id
+	e.faults.set("DynamoDB.TransactWriteItems", "InternalServerError", -1)
+	r := e.do(partner, "PATCH", path, map[string]any{"authType": "accessKey", "s3AccessKeyId": "AKIAFAULT", "s3SecretKey": newSecret()})
+	e.faults.clear()
+	if r.status != 503 {
+		t.Fatalf("switch with a failing write: %d %s, want 503", r.status, r.body)
+	}
+	if got := e.must(200, partner, "GET", path, nil).json(t); got["authType"] != "role" {
+		t.Errorf("after the failed switch: %v", got)
+	}
+	if exist, err := e.store.CredentialsExist(context.Background(), []string{id}); err != nil || exist[id] {
+		t.Errorf("the sweep sees the role credential's secret as in use (%v, %v)", exist, err)
+	}
+	e.must(200, partner, "POST", path+"/lock", nil)
+	if r := e.do(partner, "PATCH", path, map[string]any{"authType": "accessKey", "s3AccessKeyId": "AKIALOCKED", "s3SecretKey": newSecret()}); r.status != 409 {
+		t.Errorf("switch of a locked credential: %d", r.status)
+	}
+	e.must(200, partner, "POST", path+"/unlock", nil)
+
+	e.must(200, partner, "PATCH", path, map[string]any{"authType": "accessKey", "s3AccessKeyId": "AKIAKEYS", "s3SecretKey": newSecret()})
+	e.faults.set("Secrets Manager.DeleteSecret", "InternalServiceError", -1)
+	e.must(200, partner, "PATCH", path, map[string]any{"authType": "role", "s3RoleArn": roleARN})
+	e.faults.clear()
+	if !e.hasSecret(id) {
+		t.Fatal("the injected failure did not keep the secret")
+	}
+	exist, err := e.store.CredentialsExist(context.Background(), []string{id})
+	if err != nil || exist[id] {
+		t.Errorf("the sweep sees the role credential's secret as in use (%v, %v)", exist, err)
+	}
+}
