@@ -117,7 +117,8 @@ function row(c) {
   const tdc = (cls, label, ...content) => el("td", { class: cls, "data-label": label }, ...content);
   return el("tr", { "data-id": c.id, "data-name": c.s3Name },
     td("S3 name", el("strong", {}, c.s3Name), el("br"), el("small", { class: "id" }, c.id), el("br"), el("small", {}, c.organizationId)),
-    td("Access key ID", c.s3AccessKeyId),
+    c.authType === "role" ? td("Access key ID", el("small", { class: "badge" }, "Role"), el("br"), el("small", { class: "role-arn" }, c.s3RoleArn))
+      : td("Access key ID", c.s3AccessKeyId, c.rotationDue ? el("span", { class: "badge rotation", title: `Keys set ${when(c.keysChangedAt)}` }, "Rotation due") : null),
     tdc("endpoint", "Endpoint", c.s3Endpoint),
     td("Region", c.s3Region),
     td("Associated projects", projects),
