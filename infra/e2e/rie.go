@@ -151,6 +151,21 @@ func (f *Function) InitDurations() []float64 {
 	return out
 }
 
+var invokePattern = regexp.MustCompile(`INVOKE RTDONE\(status: \w+, produced bytes: \d+, duration: ([0-9.]+)ms\)`)
+
+// InvokeDurations returns each invoke's own duration in ms, from the
+// runtime's start of the request to its answer (the emulator's INVOKE
+// RTDONE line).
+func (f *Function) InvokeDurations() []float64 {
+	var out []float64
+	for _, m := range invokePattern.FindAllStringSubmatch(f.logs.String(), -1) {
+		if v, err := strconv.ParseFloat(m[1], 64); err == nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // Stop ends the emulator and the function.
 func (f *Function) Stop() {
 	if f.cmd.Process != nil {

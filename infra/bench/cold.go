@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/acme/backup-credentials/infra/e2e"
+	"github.com/acme/backup-credentials/shared/backup"
+	"github.com/acme/backup-credentials/shared/dynamo"
+	"github.com/acme/backup-credentials/shared/mototest"
+	"github.com/acme/backup-credentials/shared/secrets"
+)
+
+// peerNotBuilt says why the peer is not in the report.
+const peerNotBuilt = "aws-samples/serverless-go-demo's get-product is not built: this machine reaches GitHub only through the Go module " +
+	"proxy, which refuses that module (403, \"not available\"), and its source may not be copied into this repository. " +
+	"The hello-world floor, built in the same run with the same flags, is the comparison."
+
+// timingProxy stands in front of moto and times every request, so that a
+// function's first request splits into time inside AWS calls and the rest.
+type timingProxy struct {
+	mu    sync.Mutex
+	spans []time.Duration
+	next  http.Handler
+}
+
+func newTimingProxy(target string) (*timingProxy, *httptest.Server, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &timingProxy{next: httputil.NewSingleHostReverseProxy(u)}
+	return p, httptest.NewServer(p), nil
+}
+
+func (p *timingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	p.next.ServeHTTP(w, r)
+	p.mu.Lock()
+	p.spans = append(p.spans, time.Since(start))
+	p.mu.Unlock()
+}
+
+// take returns the requests timed since the last take: their number and
+// total time.
+func (p *timingProxy) take() (int, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var total time.Duration
+	for _, d := range p.spans {
+		total += d
+	}
+	n := len(p.spans)
+	p.spans = nil
+	return n, total
+}
+
+// fixtureID is the credential the events/ files name.
+const fixtureID = "bc_00000000000000000000000000"
+
+// fixture is the table every first request finds: credential fixtureID of
+// org-1 with its secret and project p-1, restored before each cold start.
+type fixture struct {
+	ddb   *dynamodb.Client
+	table string
+	items []map[string]types.AttributeValue
+}
+
+func newFixture(ctx context.Context, moto *mototest.Server, table, endpoint string) (*fixture, error) {
+	cfg := moto.Config()
+	ddb := dynamodb.NewFromConfig(cfg)
+	if err := dynamo.CreateTable(ctx, ddb, table); err != nil {
+		return nil, err
+	}
+	store := dynamo.New(ddb, table)
+	vault := secrets.New(secretsmanager.NewFromConfig(cfg), "backup-credentials/")
+	now := time.Now().UTC().Truncate(time.Second)
+	c := &backup.Credential{ID: fixtureID, OrganizationID: "org-1", Name: "bench-fixture", AuthType: backup.AuthAccessKey,
+		AccessKeyID: "AKIABENCHFIXTURE", Endpoint: endpoint, Region: "us-east-1", Projects: []backup.Project{},
+		Health: backup.Health{Status: backup.HealthHealthy, CheckedAt: &now}, CreatedAt: now, CreatedBy: "bench",
+		LastModified: now, LastModifiedBy: "bench", Version: 1, KeysChangedAt: &now}
+	var err error
+	if c.SecretVersion, err = vault.CreateSecret(ctx, c.ID, c.OrganizationID, "bench-fixture-secret"); err != nil {
+		return nil, err
+	}
+	e := backup.HistoryEntry{At: now, By: "bench", ByID: "bench", Action: backup.ActionCreated, Fields: []string{"s3Name"}}
+	if err := store.CreateCredential(ctx, c, e, ""); err != nil {
+		return nil, err
+	}
+	e.Action = backup.ActionProjectAssociated
+	if _, err := store.AssociateProject(ctx, c.ID, []string{"org-1"}, backup.Project{ID: "p-1", Name: "shop"}, e); err != nil {
+		return nil, err
+	}
+	f := &fixture{ddb: ddb, table: table}
+	f.items, err = f.scan(ctx)
+	return f, err
+}
+
+func (f *fixture) scan(ctx context.Context) ([]map[string]types.AttributeValue, error) {
+	out, err := f.ddb.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(f.table)})
+	if err != nil {
+		return nil, err
+	}
+	return out.Items, nil
+}
+
+// restore puts the table back as the fixture left it.
+func (f *fixture) restore(ctx context.Context) error {
+	now, err := f.scan(ctx)
+	if err != nil {
+		return err
+	}
+	for _, it := range now {
+		if _, err := f.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(f.table),
+			Key: map[string]types.AttributeValue{"PK": it["PK"], "SK": it["SK"]}}); err != nil {
+			return err
+		}
+	}
+	for _, it := range f.items {
+		if _, err := f.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(f.table), Item: it}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// coldStarts builds every function and the floor, and starts each cold
+// under the emulator n times, sending its events/ file as the first
+// request against the fixture, through the timing proxy.
+func coldStarts(root string, moto *mototest.Server, n int) ([]FunctionFigures, FunctionFigures, error) {
+	ctx := context.Background()
+	rie, err := e2e.FindRIE(root)
+	if err != nil {
+		return nil, FunctionFigures{}, err
+	}
+	bin, err := os.MkdirTemp("", "bench")
+	if err != nil {
+		return nil, FunctionFigures{}, err
+	}
+	defer os.RemoveAll(bin)
+	proxy, front, err := newTimingProxy(moto.URL)
+	if err != nil {
+		return nil, FunctionFigures{}, err
+	}
+	defer front.Close()
+	fx, err := newFixture(ctx, moto, "bench", front.URL)
+	if err != nil {
+		return nil, FunctionFigures{}, fmt.Errorf("fixture: %w", err)
+	}
+	env := []string{"AWS_ENDPOINT_URL=" + front.URL, "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_REGION=us-east-1",
+		"TABLE_NAME=bench", "BACKUP_ENDPOINT_ALLOW_CIDRS=127.0.0.0/8", "AWS_LAMBDA_FUNCTION_TIMEOUT=60",
+		"BACKUP_ENGINE_PRINCIPALS=arn:aws:sts::123456789012:assumed-role/backup-engine/session"}
+	dirs, err := os.ReadDir(filepath.Join(root, "functions"))
+	if err != nil {
+		return nil, FunctionFigures{}, err
+	}
+	measure := func(name, pkg string, event []byte) (FunctionFigures, error) {
+		f := FunctionFigures{Name: name}
+		arm := filepath.Join(bin, "arm64", name, "bootstrap")
+		cmd := exec.Command("go", append(append([]string{"build"}, e2e.BuildFlags...), "-o", arm, pkg)...)
+		cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return f, fmt.Errorf("build %s for arm64: %v\n%s", name, err, out)
+		}
+		st, err := os.Stat(arm)
+		if err != nil {
+			return f, err
+		}
+		f.SizeBytes = st.Size()
+		bootstrap, err := e2e.Build(root, pkg, bin, name)
+		if err != nil {
+			return f, err
+		}
+		var awsMs, goMs, total []float64
+		for range n {
+			if err := fx.restore(ctx); err != nil {
+				return f, err
+			}
+			fn, err := e2e.Start(rie, bootstrap, env)
+			if err != nil {
+				return f, err
+			}
+			proxy.take()
+			answer, err := fn.Invoke(ctx, event)
+			calls, inAWS := proxy.take()
+			time.Sleep(20 * time.Millisecond) // the emulator logs INVOKE RTDONE after answering
+			d, first := fn.InitDurations(), fn.InvokeDurations()
+			fn.Stop()
+			if err != nil || len(d) == 0 || len(first) == 0 {
+				return f, fmt.Errorf("%s: no init or invoke measured (%v):\n%s", name, err, fn.Logs())
+			}
+			f.InitMs, f.FirstMs = append(f.InitMs, d[0]), append(f.FirstMs, first[0])
+			awsMs, goMs, total = append(awsMs, ms(inAWS)), append(goMs, first[0]-ms(inAWS)), append(total, d[0]+first[0])
+			f.FirstStatus, f.FirstAWSCalls = answerOf(answer), calls
+		}
+		f.MedianMs, f.MinMs, f.MaxMs = median(f.InitMs), slices.Min(f.InitMs), slices.Max(f.InitMs)
+		f.FirstMedianMs, f.AWSMedianMs, f.GoMedianMs, f.ColdTotalMs = median(f.FirstMs), median(awsMs), median(goMs), median(total)
+		return f, nil
+	}
+	floor, err := measure("hello-world (floor)", "./infra/bench/hello", []byte(`{}`))
+	if err != nil {
+		return nil, floor, err
+	}
+	floor.VersusFloor = 1
+	var out []FunctionFigures
+	for _, d := range dirs {
+		ev, err := e2e.Event(root, d.Name(), fixtureID, "http://host.docker.internal:5000", front.URL)
+		if err != nil {
+			return nil, floor, err
+		}
+		f, err := measure(d.Name(), "./functions/"+d.Name(), ev)
+		if err != nil {
+			return nil, floor, err
+		}
+		f.VersusFloor = f.MedianMs / floor.MedianMs
+		out = append(out, f)
+		log.Printf("  %s: init %.1f ms (floor %.1f), first request %.1f ms (%.1f in %d AWS calls, %.1f in Go, %s), %d bytes",
+			f.Name, f.MedianMs, floor.MedianMs, f.FirstMedianMs, f.AWSMedianMs, f.FirstAWSCalls, f.GoMedianMs, f.FirstStatus, f.SizeBytes)
+	}
+	return out, floor, nil
+}
+
+// answerOf names what a first request answered: an API status, or that a
+// background function succeeded.
+func answerOf(raw []byte) string {
+	var r struct {
+		StatusCode int `json:"statusCode"`
+	}
+	if json.Unmarshal(raw, &r) == nil && r.StatusCode != 0 {
+		return fmt.Sprint(r.StatusCode)
+	}
+	var e struct {
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if json.Unmarshal(raw, &e) == nil && e.ErrorMessage != "" {
+		return "error"
+	}
+	return "ok"
+}
