@@ -60,9 +60,8 @@ type FunctionFigures struct {
 	MaxMs       float64   `json:"initMaxMs"`
 	VersusFloor float64   `json:"initVersusFloor"`
 	// The first request after each cold start: its own duration (the
-	// emulator's INVOKE RTDONE), the time inside AWS calls (requests timed
-	// by a proxy in front of moto) and the rest, time in Go; and what it
-	// answered.
+	// emulator's INVOKE RTDONE), the time inside AWS calls (as the function
+	// logs it, awsMs) and the rest, time in Go; and what it answered.
 	FirstMs       []float64 `json:"firstRequestMs"`
 	FirstMedianMs float64   `json:"firstRequestMedianMs"`
 	AWSMedianMs   float64   `json:"firstRequestAwsMedianMs"`
@@ -171,8 +170,9 @@ func write(root string, rep Report) error {
 	fmt.Fprintf(&b, "## Cold starts, first requests and binary sizes\n\nEach function is started cold under aws-lambda-rie %d times "+
 		"and sent its `events/` file as the first request, against moto holding a fixture (credential `%s` of org-1 with its secret "+
 		"and project p-1, restored before each start). *Init* is the emulator's `INIT REPORT(durationMs)`; *first request* its "+
-		"`INVOKE RTDONE` duration; *in AWS* the time of the AWS (and provider) requests made meanwhile, timed by a proxy in front "+
-		"of moto (moto's own time included); *in Go* the rest of the first request. Medians. The floor is a hello-world "+
+		"`INVOKE RTDONE` duration; *in AWS* the time its AWS (and provider) calls took, from sending each request to its answer's "+
+		"headers, as the function itself logs it (`awsMs`, added up by `shared/awstime`; moto's own time included); *in Go* the "+
+		"rest of the first request, the Lambda runtime's exchange with the emulator included (the floor's first request is that alone). Medians. The floor is a hello-world "+
 		"aws-lambda-go function built with the same flags in the same run. Sizes are the stripped `linux/arm64` bootstraps "+
 		"(`-trimpath -ldflags \"-s -w\" -tags lambda.norpc`). Targets: median init ≤ 1.5× the floor, time in Go of the first "+
 		"request ≤ 3 ms, size ≤ 10 MB.\n\nPeer: %s\n\n", rep.ColdStarts, fixtureID, rep.Peer)

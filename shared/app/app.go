@@ -17,8 +17,10 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"github.com/acme/backup-credentials/shared/awstime"
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/httpapi"
 )
@@ -131,7 +133,8 @@ func Load(lookup func(string) (string, bool), allowDefault string) (Config, erro
 			cfg.BackupEngines = append(cfg.BackupEngines, p)
 		}
 	}
-	cfg.AWS = aws.Config{Region: or("AWS_REGION", getenv("AWS_DEFAULT_REGION"))}
+	// Every AWS call's round trip counts towards its request's awsMs.
+	cfg.AWS = aws.Config{Region: or("AWS_REGION", getenv("AWS_DEFAULT_REGION")), APIOptions: []func(*middleware.Stack) error{awstime.Middleware}}
 	if id := getenv("AWS_ACCESS_KEY_ID"); id != "" {
 		cfg.AWS.Credentials = credentials.NewStaticCredentialsProvider(id, getenv("AWS_SECRET_ACCESS_KEY"), getenv("AWS_SESSION_TOKEN"))
 	}

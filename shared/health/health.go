@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/acme/backup-credentials/shared/awstime"
 	"github.com/acme/backup-credentials/shared/backup"
 )
 
@@ -73,6 +74,10 @@ type Summary struct {
 	// many secrets looked orphaned.
 	SweepRefused bool
 	Duration     time.Duration
+	// AWS is the time its AWS and provider calls took, added up (calls run
+	// concurrently, so it may exceed Duration).
+	AWS      time.Duration
+	AWSCalls int
 }
 
 func (r *Runner) defaults() {
@@ -116,6 +121,7 @@ const lookahead = 4
 func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	r.defaults()
 	began := time.Now()
+	ctx, clock := awstime.Start(ctx)
 	var sum Summary
 	stopAt := time.Time{}
 	if d, ok := ctx.Deadline(); ok {
@@ -232,6 +238,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	}
 	if scanErr != nil {
 		sum.Duration = time.Since(began)
+		sum.AWS, sum.AWSCalls = clock.Spent()
 		r.report(ctx, sum)
 		return sum, scanErr
 	}
@@ -243,6 +250,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		}
 	}
 	sum.Duration = time.Since(began)
+	sum.AWS, sum.AWSCalls = clock.Spent()
 	r.report(ctx, sum)
 	return sum, nil
 }

@@ -17,7 +17,7 @@ var MetricsOut io.Writer = os.Stdout
 func (r *Runner) report(ctx context.Context, s Summary) {
 	r.Logger.InfoContext(ctx, "health check run", "checked", s.Checked, "healthy", s.Healthy, "invalid", s.Invalid,
 		"unreachable", s.Unreachable, "failed", s.Failed, "changed", s.Changed, "rotationDue", s.RotationDue, "orphansDeleted", s.OrphansDeleted, "sweepRefused", s.SweepRefused,
-		"complete", s.Complete, "durationMs", s.Duration.Milliseconds())
+		"complete", s.Complete, "durationMs", float64(s.Duration.Microseconds())/1000, "awsMs", float64(s.AWS.Microseconds())/1000, "awsCalls", s.AWSCalls)
 	metric := func(name, unit string) map[string]string { return map[string]string{"Name": name, "Unit": unit} }
 	refused := 0
 	if s.SweepRefused {

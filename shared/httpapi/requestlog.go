@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+
+	"github.com/acme/backup-credentials/shared/awstime"
 )
 
 type requestIDKey struct{}
@@ -50,25 +52,32 @@ func (s *statusRecorder) Write(p []byte) (int, error) {
 	return s.ResponseWriter.Write(p)
 }
 
+// millis is d in milliseconds, to the microsecond.
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
 // Unwrap lets http.ResponseController reach the writer beneath.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // logged gives every request an ID, answers it in X-Request-Id, and logs one
-// line per request: method, path, status, duration and ID. Never a body, a
-// query or a header value: they may carry keys or tokens.
+// line per request: method, path, status, duration, the part of it spent
+// waiting on AWS and providers (awsMs, over awsCalls round trips), and ID.
+// Never a body, a query or a header value: they may carry keys or tokens.
 func (a *API) logged(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := newRequestID(r)
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w}
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		ctx, clock := awstime.Start(context.WithValue(r.Context(), requestIDKey{}, id))
+		r = r.WithContext(ctx)
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
+		inAWS, calls := clock.Spent()
 		a.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method), slog.String("path", truncate(r.URL.Path)), slog.Int("status", rec.status),
-			slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000), slog.String("requestId", id))
+			slog.Float64("durationMs", millis(time.Since(start))), slog.Float64("awsMs", millis(inAWS)), slog.Int("awsCalls", calls),
+			slog.String("requestId", id))
 	})
 }

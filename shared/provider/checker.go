@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/acme/backup-credentials/shared/awstime"
 	"github.com/acme/backup-credentials/shared/backup"
 )
 
@@ -156,7 +157,7 @@ func (c *Checker) httpClient(caPEM string, plain bool) (*http.Client, error) {
 	}
 	d := &dialer{guard: c.Guard, plain: plain, resolver: resolver}
 	return &http.Client{
-		Transport: limitedBody{&http.Transport{
+		Transport: limitedBody{awstime.Transport{RoundTripper: &http.Transport{
 			DialContext:            d.DialContext,
 			TLSClientConfig:        &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
 			TLSHandshakeTimeout:    c.Timeout,
@@ -164,7 +165,7 @@ func (c *Checker) httpClient(caPEM string, plain bool) (*http.Client, error) {
 			MaxResponseHeaderBytes: MaxResponseHeaderBytes,
 			DisableKeepAlives:      true,
 			Proxy:                  nil,
-		}},
+		}}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}, nil
 }

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/acme/backup-credentials/shared/awstime"
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
 )
@@ -92,6 +94,8 @@ func (p *Publisher) put(ctx context.Context, evs []backup.Event) (int, error) {
 // a failure names the first record not announced, from which the mapping
 // delivers again; the records before it are done.
 func (p *Publisher) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	began := time.Now()
+	ctx, clock := awstime.Start(ctx)
 	recs := make([]Record, 0, len(ev.Records))
 	var resp events.DynamoDBEventResponse
 	for _, r := range ev.Records {
@@ -102,9 +106,13 @@ func (p *Publisher) Handle(ctx context.Context, ev events.DynamoDBEvent) (events
 		rec.err = errors.Join(oldErr, newErr)
 		recs = append(recs, rec)
 	}
-	if seq, _ := p.Publish(ctx, recs); seq != "" {
+	seq, _ := p.Publish(ctx, recs)
+	if seq != "" {
 		resp.BatchItemFailures = []events.DynamoDBBatchItemFailure{{ItemIdentifier: seq}}
 	}
+	inAWS, calls := clock.Spent()
+	p.Logger.InfoContext(ctx, "stream batch", "records", len(recs), "retryFrom", seq,
+		"durationMs", float64(time.Since(began).Microseconds())/1000, "awsMs", float64(inAWS.Microseconds())/1000, "awsCalls", calls)
 	return resp, nil
 }
 
