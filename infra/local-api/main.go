@@ -204,21 +204,27 @@ func localRoles(cfg app.Config) *provider.Roles {
 	return provider.NewRoles(awsCfg, cfg.Endpoint("STS"), "", cfg.CheckTimeout)
 }
 
-// follow drains a stream every quarter second until ctx ends, as the event
-// source mapping polls in AWS.
-func follow(ctx context.Context, drain func(context.Context) error) {
-	t := time.NewTicker(250 * time.Millisecond)
+// every runs fn every interval until ctx ends, logging its failures as
+// what failed.
+func every(ctx context.Context, interval time.Duration, what string, fn func(context.Context) error) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := drain(ctx); err != nil && ctx.Err() == nil {
-				slog.Error("publish change events; delivered again next time", "error", err)
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				slog.Error(what, "error", err)
 			}
 		}
 	}
+}
+
+// follow drains a stream four times a second, as the event source mapping
+// polls in AWS.
+func follow(ctx context.Context, drain func(context.Context) error) {
+	every(ctx, 250*time.Millisecond, "publish change events; delivered again next time", drain)
 }
 
 // publishFromTail follows the emulator's table stream and puts its changes
@@ -252,18 +258,10 @@ func (b teeBus) Put(ctx context.Context, evs []backup.Event) (int, error) {
 
 // healthEvery runs the health check every interval until ctx ends.
 func healthEvery(ctx context.Context, r *health.Runner, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := r.Run(ctx); err != nil {
-				slog.Error("health check", "error", err)
-			}
-		}
-	}
+	every(ctx, interval, "health check", func(ctx context.Context) error {
+		_, err := r.Run(ctx)
+		return err
+	})
 }
 
 // awsStorage builds the store and secret store on the endpoints the SDK's

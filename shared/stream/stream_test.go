@@ -148,6 +148,16 @@ func (got want) matches(w want) bool {
 		slices.Equal(got.fields, w.fields) && strings.Contains(got.changes, w.changes)
 }
 
+// jane makes the changes.
+var jane = backup.Caller{UserID: "u-jane", Name: "Jane Admin", Role: backup.RolePartner, Organizations: []string{"org-1"}}
+
+// created returns a service on the backend and a credential it created.
+func (b backend) created(ctx context.Context) (*backup.Service, *backup.Credential) {
+	svc := &backup.Service{Store: b.store, Secrets: b.vault, Checker: &checker{}}
+	return svc, must(svc.Create(ctx, jane, backup.CreateInput{OrganizationID: "org-1", Name: "prod", AccessKeyID: "AKIAPROD",
+		SecretKey: secretKey, Endpoint: "https://s3.eu-central-1.amazonaws.com", Region: "eu-central-1"}, ""))
+}
+
 const secretKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY"
 
 // TestEveryAction makes every kind of change through the service and reads
@@ -160,7 +170,6 @@ func TestEveryAction(t *testing.T) {
 			ctx := context.Background()
 			chk := &checker{}
 			svc := &backup.Service{Store: b.store, Secrets: b.vault, Checker: chk}
-			jane := backup.Caller{UserID: "u-jane", Name: "Jane Admin", Role: backup.RolePartner, Organizations: []string{"org-1"}}
 			engine := backup.Caller{UserID: "engine", Role: backup.RoleBackupEngine}
 			in := backup.CreateInput{OrganizationID: "org-1", Name: "prod", AccessKeyID: "AKIAPROD", SecretKey: secretKey,
 				Endpoint: "https://s3.eu-central-1.amazonaws.com", Region: "eu-central-1"}
@@ -277,10 +286,7 @@ func TestFailedPutDeliveredAgain(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
-			svc := &backup.Service{Store: b.store, Secrets: b.vault, Checker: &checker{}}
-			jane := backup.Caller{UserID: "u-jane", Name: "Jane Admin", Role: backup.RolePartner, Organizations: []string{"org-1"}}
-			c := must(svc.Create(ctx, jane, backup.CreateInput{OrganizationID: "org-1", Name: "prod", AccessKeyID: "AKIAPROD",
-				SecretKey: secretKey, Endpoint: "https://s3.eu-central-1.amazonaws.com", Region: "eu-central-1"}, ""))
+			svc, c := b.created(ctx)
 			must2(svc.SetLocked(ctx, jane, c.ID, true))
 			must2(svc.SetLocked(ctx, jane, c.ID, false))
 			name := "prod-2"
@@ -313,10 +319,7 @@ func TestFailedPutDeliveredAgain(t *testing.T) {
 func TestHandleStreamRecords(t *testing.T) {
 	ctx := context.Background()
 	b := backends(t)[0]
-	svc := &backup.Service{Store: b.store, Secrets: b.vault, Checker: &checker{}}
-	jane := backup.Caller{UserID: "u-jane", Name: "Jane Admin", Role: backup.RolePartner, Organizations: []string{"org-1"}}
-	c := must(svc.Create(ctx, jane, backup.CreateInput{OrganizationID: "org-1", Name: "prod", AccessKeyID: "AKIAPROD",
-		SecretKey: secretKey, Endpoint: "https://s3.eu-central-1.amazonaws.com", Region: "eu-central-1"}, ""))
+	svc, c := b.created(ctx)
 	must2(svc.SetLocked(ctx, jane, c.ID, true))
 	must2(svc.SetLocked(ctx, jane, c.ID, false))
 
@@ -369,10 +372,7 @@ func rawRecords(t *testing.T, table string) events.DynamoDBEvent {
 func TestAnnouncedWhenTheWriterDies(t *testing.T) {
 	ctx := context.Background()
 	b := backends(t)[0]
-	svc := &backup.Service{Store: b.store, Secrets: b.vault, Checker: &checker{}}
-	jane := backup.Caller{UserID: "u-jane", Name: "Jane Admin", Role: backup.RolePartner, Organizations: []string{"org-1"}}
-	c := must(svc.Create(ctx, jane, backup.CreateInput{OrganizationID: "org-1", Name: "prod", AccessKeyID: "AKIAPROD",
-		SecretKey: secretKey, Endpoint: "https://s3.eu-central-1.amazonaws.com", Region: "eu-central-1"}, ""))
+	_, c := b.created(ctx)
 	lost := errors.New("the function died after its write")
 	dies := func(stack *middleware.Stack) error {
 		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("dies",
