@@ -159,6 +159,9 @@ func updated(old, new item, was, c *backup.Credential) ([]string, map[string]any
 			fields = append(fields, f.name)
 			if f.shown {
 				changes[f.name] = f.to
+				if f.to == "" {
+					changes[f.name] = nil // no longer has one: a role's ARN, a key
+				}
 			}
 		}
 	}
