@@ -106,13 +106,16 @@ func (p *Publisher) Handle(ctx context.Context, ev events.DynamoDBEvent) (events
 		rec.err = errors.Join(oldErr, newErr)
 		recs = append(recs, rec)
 	}
-	seq, _ := p.Publish(ctx, recs)
+	seq, err := p.Publish(ctx, recs)
+	inAWS, calls := clock.Spent()
+	attrs := []any{"records", len(recs), "durationMs", float64(time.Since(began).Microseconds()) / 1000,
+		"awsMs", float64(inAWS.Microseconds()) / 1000, "awsCalls", calls}
 	if seq != "" {
 		resp.BatchItemFailures = []events.DynamoDBBatchItemFailure{{ItemIdentifier: seq}}
+		p.Logger.ErrorContext(ctx, "stream batch: delivered again from a record", append(attrs, "retryFrom", seq, "error", err)...)
+		return resp, nil
 	}
-	inAWS, calls := clock.Spent()
-	p.Logger.InfoContext(ctx, "stream batch", "records", len(recs), "retryFrom", seq,
-		"durationMs", float64(time.Since(began).Microseconds())/1000, "awsMs", float64(inAWS.Microseconds())/1000, "awsCalls", calls)
+	p.Logger.InfoContext(ctx, "stream batch", attrs...)
 	return resp, nil
 }
 
