@@ -131,10 +131,11 @@ func serve(ctx context.Context, secret []byte) error {
 		if devTokens {
 			// An emulator's stream: announce its changes on its EventBridge,
 			// as the deployed publisher does (in AWS, that function does).
+			events := "EventBridge bus " + cfg.EventBus + " at " + endpointOrAWS(cfg, "EVENTBRIDGE")
 			if err := publishFromTail(ctx, cfg); err != nil {
-				return err
+				events = "none (" + err.Error() + ")"
 			}
-			storage = append(storage, "events", "EventBridge bus "+cfg.EventBus+" at "+endpointOrAWS(cfg, "EVENTBRIDGE"))
+			storage = append(storage, "events", events)
 		}
 	} else {
 		ddb, changes, err := inmem.DynamoDBWithStream(ctx, cfg.Table)
