@@ -37,7 +37,8 @@ func pageServer(t *testing.T) *httptest.Server {
 		t.Fatal(err)
 	}
 	svc := &backup.Service{Store: dynamo.New(ddb, "page"), Secrets: inmem.NewSecretStore(),
-		Checker: provider.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, 5*time.Second, "")}
+		Checker: provider.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, 5*time.Second, ""),
+		Roles: acceptingRoles{}, TrustPrincipal: LocalTrustPrincipal}
 	secret := []byte("page-test-secret")
 	api := &httpapi.API{Service: svc, Auth: localauth.Auth{Secret: secret, Claims: httpapi.DefaultClaims},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
@@ -49,6 +50,14 @@ func pageServer(t *testing.T) *httptest.Server {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// acceptingRoles stands for STS: every role may be assumed.
+type acceptingRoles struct{}
+
+func (acceptingRoles) AssumeRole(_ context.Context, r backup.RoleSession) (*backup.TempCredentials, backup.CheckResult, error) {
+	return &backup.TempCredentials{AccessKeyID: "ASIA", SecretAccessKey: "s", SessionToken: "t", Expires: time.Now().Add(r.Duration)},
+		backup.CheckResult{Status: backup.HealthHealthy, Message: "The role may be assumed."}, nil
 }
 
 // browser starts headless Chromium. A machine without it fails the test:
@@ -265,6 +274,24 @@ func TestPageInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#confirm-yes")),
 		until(row+` === null`),
 		until(`!document.querySelector('#empty').hidden`))
+
+	step(t, ctx, "a role credential: the dialog asks for the role, says what its trust policy must name, and the row shows the role",
+		chromedp.Click(chromedp.CSS("#add")),
+		chromedp.WaitVisible(chromedp.CSS("#edit-dialog[open]")),
+		chromedp.SetValue(chromedp.CSS("#f-organizationId"), "org-1"),
+		chromedp.SetValue(chromedp.CSS("#f-authType"), "role"),
+		do(`document.querySelector('#f-authType').dispatchEvent(new Event('change'))`),
+		until(`document.querySelector('#f-s3AccessKeyId').closest('.field').hidden && !document.querySelector('#f-s3RoleArn').closest('.field').hidden`),
+		until(`document.querySelector('#trust-hint').textContent.includes('`+LocalTrustPrincipal+`') && /sts:ExternalId = bcx-/.test(document.querySelector('#trust-hint').textContent)`),
+		chromedp.SetValue(chromedp.CSS("#f-s3Name"), "role-backups"),
+		chromedp.SetValue(chromedp.CSS("#f-s3RoleArn"), "arn:aws:iam::444455556666:role/backups"),
+		chromedp.SetValue(chromedp.CSS("#f-s3Endpoint"), "https://s3.eu-central-1.amazonaws.com"),
+		chromedp.SetValue(chromedp.CSS("#f-s3Region"), "eu-central-1"),
+		chromedp.Click(chromedp.CSS("#check-keys")),
+		until(`document.querySelector('#form-ok').textContent.includes('may be assumed')`),
+		chromedp.Click(chromedp.CSS("#save")),
+		until(`!document.querySelector('#edit-dialog').open`),
+		until(`(document.querySelector('tr[data-name="role-backups"]') || {textContent: ''}).textContent.includes('arn:aws:iam::444455556666:role/backups')`))
 
 	// A reader, in a browser context of its own, sees no write buttons.
 	mint := func(role string) string {

@@ -152,7 +152,10 @@ async function run(fn) {
 
 // ---- add and edit ----------------------------------------------------------------
 
-const fields = ["organizationId", "s3Name", "s3AccessKeyId", "s3SecretKey", "s3Endpoint", "s3Region", "s3CaCertificate"];
+const fields = ["organizationId", "s3Name", "authType", "s3RoleArn", "s3AccessKeyId", "s3SecretKey", "s3Endpoint", "s3Region", "s3CaCertificate"];
+// What each kind of credential is made of; the other kind's fields are not sent.
+const keyFields = ["s3AccessKeyId", "s3SecretKey", "s3CaCertificate"];
+const roleFields = ["s3RoleArn"];
 let editing = null; // { credential, etag } when editing, null when adding
 let idempotencyKey = "";
 
@@ -190,7 +193,20 @@ function formValues() {
   const v = {};
   for (const f of fields) v[f] = document.getElementById(`f-${f}`).value;
   v.s3CaCertificate = v.s3CaCertificate.trim() ? v.s3CaCertificate : null;
+  for (const f of v.authType === "role" ? keyFields : roleFields) delete v[f];
   return v;
+}
+
+// showAuth shows the fields of the chosen kind of credential and, for a
+// role, what its trust policy must name.
+function showAuth() {
+  const role = $("#f-authType").value === "role";
+  for (const e of document.querySelectorAll("#edit-form .keys-only")) e.hidden = role;
+  for (const e of document.querySelectorAll("#edit-form .role-only")) e.hidden = !role;
+  const orgID = editing ? editing.credential.organizationId : $("#f-organizationId").value;
+  const org = (state.orgs || []).find((o) => o.id === orgID);
+  $("#trust-hint").textContent = role && org
+    ? `The role's trust policy must allow sts:AssumeRole to ${org.trustPrincipal} with the condition sts:ExternalId = ${org.externalId}.` : "";
 }
 
 function openAdd() {
@@ -205,6 +221,8 @@ function openAdd() {
   sel.replaceChildren(...(state.orgs || []).map((o) => el("option", { value: o.id }, o.id)));
   if (state.org) sel.value = state.org;
   for (const f of fields.slice(1)) document.getElementById(`f-${f}`).value = "";
+  $("#f-authType").value = "accessKey";
+  showAuth();
   $("#secret-hint").textContent = "";
   $("#f-s3SecretKey").required = true;
   $("#edit-dialog").showModal();
@@ -223,6 +241,7 @@ async function openEdit(c) {
   ro.hidden = false;
   ro.value = data.organizationId;
   for (const f of fields.slice(1)) document.getElementById(`f-${f}`).value = f === "s3SecretKey" ? "" : data[f] ?? "";
+  showAuth();
   $("#secret-hint").textContent = "Never shown. Leave empty to keep it; enter it again to change the endpoint, region or CA.";
   $("#f-s3SecretKey").required = false;
   $("#edit-dialog").showModal();
@@ -237,7 +256,7 @@ async function save(ev) {
     if (editing) {
       const c = editing.credential;
       const changes = {};
-      for (const f of fields.slice(1)) if (f !== "s3SecretKey" && v[f] !== (c[f] ?? (f === "s3CaCertificate" ? null : ""))) changes[f] = v[f];
+      for (const f of fields.slice(1)) if (f in v && f !== "s3SecretKey" && v[f] !== (c[f] ?? (f === "s3CaCertificate" ? null : ""))) changes[f] = v[f];
       if (v.s3SecretKey) changes.s3SecretKey = v.s3SecretKey;
       if (Object.keys(changes).length) await state.api.update(c.id, changes, editing.etag);
     } else {
@@ -253,7 +272,9 @@ async function save(ev) {
 async function checkKeys() {
   clearErrors();
   const v = formValues();
-  const keys = { s3AccessKeyId: v.s3AccessKeyId, s3SecretKey: v.s3SecretKey, s3Endpoint: v.s3Endpoint, s3Region: v.s3Region, s3CaCertificate: v.s3CaCertificate };
+  const keys = v.authType === "role"
+    ? { authType: "role", s3RoleArn: v.s3RoleArn, organizationId: editing ? editing.credential.organizationId : v.organizationId, s3Endpoint: v.s3Endpoint, s3Region: v.s3Region }
+    : { s3AccessKeyId: v.s3AccessKeyId, s3SecretKey: v.s3SecretKey, s3Endpoint: v.s3Endpoint, s3Region: v.s3Region, s3CaCertificate: v.s3CaCertificate };
   try {
     const r = await state.api.validate(keys);
     $("#form-ok").textContent = r.message;
@@ -353,6 +374,8 @@ async function start() {
   $("#edit-form").addEventListener("submit", save);
   $("#cancel").addEventListener("click", () => $("#edit-dialog").close());
   $("#check-keys").addEventListener("click", checkKeys);
+  $("#f-authType").addEventListener("change", showAuth);
+  $("#f-organizationId").addEventListener("change", showAuth);
   $("#project-form").addEventListener("submit", saveProject);
   $("#project-cancel").addEventListener("click", () => $("#project-dialog").close());
   $("#history-more").addEventListener("click", () => openHistory(historyFor, historyNext));
