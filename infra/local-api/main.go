@@ -112,7 +112,9 @@ func serve(ctx context.Context, secret []byte) error {
 		return err
 	}
 	svc := &backup.Service{Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS")), Logger: slog.Default(),
-		Roles: localRoles(cfg), TrustPrincipal: getenv("TRUST_PRINCIPAL_ARN", LocalTrustPrincipal), KeyRotationDays: cfg.KeyRotationDays}
+		TrustPrincipal: getenv("TRUST_PRINCIPAL_ARN", LocalTrustPrincipal), KeyRotationDays: cfg.KeyRotationDays}
+	addr := "127.0.0.1:" + getenv("PORT", "3000")
+	svc.Roles = localRoles(cfg, "http://"+addr+"/local-sts")
 	storage := []any{"dynamodb", "in process (minidyn)", "secretsManager", "in memory"}
 	devTokens := true
 	if cfg.Endpoint("DYNAMODB") != "" {
@@ -160,7 +162,6 @@ func serve(ctx context.Context, secret []byte) error {
 		go healthEvery(ctx, runner, interval)
 	}
 	api := &httpapi.API{Service: svc, Auth: localauth.Auth{Secret: secret, Claims: cfg.Claims}, Logger: slog.Default()}
-	addr := "127.0.0.1:" + getenv("PORT", "3000")
 	origins := splitList(getenv("LOCAL_CORS_ORIGINS", "*"))
 	h, err := site{
 		api: api.Handler(), secret: secret, origins: origins, devTokens: devTokens,
@@ -179,7 +180,7 @@ func serve(ctx context.Context, secret []byte) error {
 		_ = srv.Shutdown(shutdown)
 	}()
 	slog.Info("local API listening", append([]any{"url", "http://" + addr, "page", "http://" + addr + "/"}, append(storage,
-		"sts", endpointOrAWS(cfg, "STS"), "demoS3", "http://"+addr+"/local-s3", "reference", "http://"+addr+"/reference",
+		"sts", endpointOrAWS(cfg, "STS"), "demoS3", "http://"+addr+"/local-s3", "rolesSTS", rolesEndpoint(cfg, "http://"+addr+"/local-sts"), "reference", "http://"+addr+"/reference",
 		"corsOrigins", strings.Join(origins, ","), "allowedEndpointRanges", fmt.Sprint(cfg.AllowCIDRs))...)...)
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -187,14 +188,23 @@ func serve(ctx context.Context, secret []byte) error {
 	return nil
 }
 
+// rolesEndpoint names where roles are assumed: the configured STS, or
+// the demo one.
+func rolesEndpoint(cfg app.Config, demo string) string {
+	if e := cfg.Endpoint("STS"); e != "" {
+		return e
+	}
+	return demo
+}
+
 // LocalTrustPrincipal is the principal the local API says it assumes roles
 // as: locally there is one hop, the SDK's own credentials assume the role.
 const LocalTrustPrincipal = "arn:aws:iam::000000000000:role/backup-credentials-local"
 
 // localRoles assumes roles through the STS that AWS_ENDPOINT_URL[_STS]
-// names (moto's, with make run-moto), with the environment's credentials
-// or, for an emulator, placeholder ones.
-func localRoles(cfg app.Config) *provider.Roles {
+// names (moto's, with make run-moto) or else the local API's demo STS
+// (demo), with the environment's credentials or placeholder ones.
+func localRoles(cfg app.Config, demo string) *provider.Roles {
 	awsCfg := cfg.AWS
 	if awsCfg.Credentials == nil {
 		awsCfg.Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
@@ -202,7 +212,7 @@ func localRoles(cfg app.Config) *provider.Roles {
 	if awsCfg.Region == "" {
 		awsCfg.Region = "us-east-1"
 	}
-	return provider.NewRoles(awsCfg, cfg.Endpoint("STS"), "", cfg.CheckTimeout)
+	return provider.NewRoles(awsCfg, rolesEndpoint(cfg, demo), "", cfg.CheckTimeout)
 }
 
 // every runs fn every interval until ctx ends, logging its failures as
@@ -345,7 +355,7 @@ func healthCheckOnce(ctx context.Context) error {
 	}
 	r := &health.Runner{Store: st, Secrets: sec,
 		Service: &backup.Service{Store: st, Secrets: sec, Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS")),
-			Roles: localRoles(cfg), KeyRotationDays: cfg.KeyRotationDays},
+			Roles: localRoles(cfg, ""), KeyRotationDays: cfg.KeyRotationDays},
 		Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost}
 	_, err = r.Run(ctx)
 	return err

@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/acme/backup-credentials/infra/local-api/localauth"
+	"github.com/acme/backup-credentials/shared/app"
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/httpapi"
@@ -37,8 +38,8 @@ func pageServer(t *testing.T) *httptest.Server {
 		t.Fatal(err)
 	}
 	svc := &backup.Service{Store: dynamo.New(ddb, "page"), Secrets: inmem.NewSecretStore(),
-		Checker: provider.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, 5*time.Second, ""),
-		Roles: acceptingRoles{}, TrustPrincipal: LocalTrustPrincipal}
+		Checker:        provider.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, 5*time.Second, ""),
+		TrustPrincipal: LocalTrustPrincipal}
 	secret := []byte("page-test-secret")
 	api := &httpapi.API{Service: svc, Auth: localauth.Auth{Secret: secret, Claims: httpapi.DefaultClaims},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
@@ -49,15 +50,9 @@ func pageServer(t *testing.T) *httptest.Server {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
+	// Roles are assumed through the local API's demo STS, as make run does.
+	svc.Roles = localRoles(app.Config{CheckTimeout: 5 * time.Second}, srv.URL+"/local-sts")
 	return srv
-}
-
-// acceptingRoles stands for STS: every role may be assumed.
-type acceptingRoles struct{}
-
-func (acceptingRoles) AssumeRole(_ context.Context, r backup.RoleSession) (*backup.TempCredentials, backup.CheckResult, error) {
-	return &backup.TempCredentials{AccessKeyID: "ASIA", SecretAccessKey: "s", SessionToken: "t", Expires: time.Now().Add(r.Duration)},
-		backup.CheckResult{Status: backup.HealthHealthy, Message: "The role may be assumed."}, nil
 }
 
 // browser starts headless Chromium. A machine without it fails the test:
@@ -284,6 +279,11 @@ func TestPageInBrowser(t *testing.T) {
 		until(`document.querySelector('#f-s3AccessKeyId').closest('.field').hidden && !document.querySelector('#f-s3RoleArn').closest('.field').hidden`),
 		until(`document.querySelector('#trust-hint').textContent.includes('`+LocalTrustPrincipal+`') && /sts:ExternalId = bcx-/.test(document.querySelector('#trust-hint').textContent)`),
 		chromedp.SetValue(chromedp.CSS("#f-s3Name"), "role-backups"),
+		chromedp.SetValue(chromedp.CSS("#f-s3RoleArn"), "arn:aws:iam::444455556666:role/denied-backups"),
+		chromedp.SetValue(chromedp.CSS("#f-s3Endpoint"), "https://s3.eu-central-1.amazonaws.com"),
+		chromedp.SetValue(chromedp.CSS("#f-s3Region"), "eu-central-1"),
+		chromedp.Click(chromedp.CSS("#check-keys")),
+		until(`document.querySelector('#form-error').textContent.startsWith('Invalid S3 credentials') && document.querySelector('#form-error').textContent.includes('AccessDenied')`),
 		chromedp.SetValue(chromedp.CSS("#f-s3RoleArn"), "arn:aws:iam::444455556666:role/backups"),
 		chromedp.SetValue(chromedp.CSS("#f-s3Endpoint"), "https://s3.eu-central-1.amazonaws.com"),
 		chromedp.SetValue(chromedp.CSS("#f-s3Region"), "eu-central-1"),

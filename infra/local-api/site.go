@@ -17,7 +17,7 @@ import (
 var ui embed.FS
 
 // site is everything the local API serves: the API, the page, the API
-// reference, the demo S3 endpoint and, for storage on this machine only,
+// reference, the demo S3 and STS endpoints and, for storage on this machine only,
 // development tokens. None of it but the API exists in Lambda.
 type site struct {
 	api       http.Handler
@@ -41,6 +41,7 @@ func (s site) handler() (http.Handler, error) {
 	mux.Handle("GET /ui/", http.StripPrefix("/ui/", http.FileServerFS(files)))
 	mux.Handle("/local-s3", s.demo)
 	mux.Handle("/local-s3/", s.demo)
+	mux.Handle("POST /local-sts", demoSTS{})
 	if s.devTokens {
 		mux.HandleFunc("GET /local/token", func(w http.ResponseWriter, _ *http.Request) {
 			writeLocalJSON(w, http.StatusOK, map[string]any{"local": true,
