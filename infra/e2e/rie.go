@@ -141,24 +141,19 @@ var initPattern = regexp.MustCompile(`INIT REPORT\S* ?\(?durationMs: ?([0-9.]+)`
 
 // InitDurations returns every init duration in ms the emulator reported (its
 // INIT REPORT line; the REPORT line's Init Duration is wrong).
-func (f *Function) InitDurations() []float64 {
-	var out []float64
-	for _, m := range initPattern.FindAllStringSubmatch(f.logs.String(), -1) {
-		if v, err := strconv.ParseFloat(m[1], 64); err == nil {
-			out = append(out, v)
-		}
-	}
-	return out
-}
+func (f *Function) InitDurations() []float64 { return f.durations(initPattern) }
 
 var invokePattern = regexp.MustCompile(`INVOKE RTDONE\(status: \w+, produced bytes: \d+, duration: ([0-9.]+)ms\)`)
 
 // InvokeDurations returns each invoke's own duration in ms, from the
 // runtime's start of the request to its answer (the emulator's INVOKE
 // RTDONE line).
-func (f *Function) InvokeDurations() []float64 {
+func (f *Function) InvokeDurations() []float64 { return f.durations(invokePattern) }
+
+// durations reads the number each match of pattern captures in the logs.
+func (f *Function) durations(pattern *regexp.Regexp) []float64 {
 	var out []float64
-	for _, m := range invokePattern.FindAllStringSubmatch(f.logs.String(), -1) {
+	for _, m := range pattern.FindAllStringSubmatch(f.logs.String(), -1) {
 		if v, err := strconv.ParseFloat(m[1], 64); err == nil {
 			out = append(out, v)
 		}

@@ -45,6 +45,9 @@ func (c *Clock) Spent() (time.Duration, int) {
 	return c.spent, c.calls
 }
 
+// Millis is d in milliseconds, to the microsecond, as logs show durations.
+func Millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
 // Middleware times each attempt of an SDK call from sending the request to
 // its answer's headers; pass it in the SDK's APIOptions.
 func Middleware(stack *middleware.Stack) error {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/acme/backup-credentials/shared/backup"
 )
 
@@ -148,12 +150,12 @@ func updated(old, new item, was, c *backup.Credential) ([]string, map[string]any
 	}{
 		{"s3Name", was.Name, c.Name, true},
 		{"authType", was.AuthType, c.AuthType, true},
-		{"s3RoleArn", deref(was.RoleARN), deref(c.RoleARN), true},
+		{"s3RoleArn", aws.ToString(was.RoleARN), aws.ToString(c.RoleARN), true},
 		{"s3AccessKeyId", was.AccessKeyID, c.AccessKeyID, true},
 		{"s3SecretKey", getS(old, "secretVersion"), getS(new, "secretVersion"), false},
 		{"s3Endpoint", was.Endpoint, c.Endpoint, true},
 		{"s3Region", was.Region, c.Region, true},
-		{"s3CaCertificate", deref(was.CACertificate), deref(c.CACertificate), false},
+		{"s3CaCertificate", aws.ToString(was.CACertificate), aws.ToString(c.CACertificate), false},
 	} {
 		if f.from != f.to {
 			fields = append(fields, f.name)
@@ -166,11 +168,4 @@ func updated(old, new item, was, c *backup.Credential) ([]string, map[string]any
 		}
 	}
 	return fields, changes
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/acme/backup-credentials/shared/awstime"
 )
 
 // MetricsOut receives the Embedded Metric Format line of each run (stdout,
@@ -17,7 +19,7 @@ var MetricsOut io.Writer = os.Stdout
 func (r *Runner) report(ctx context.Context, s Summary) {
 	r.Logger.InfoContext(ctx, "health check run", "checked", s.Checked, "healthy", s.Healthy, "invalid", s.Invalid,
 		"unreachable", s.Unreachable, "failed", s.Failed, "changed", s.Changed, "rotationDue", s.RotationDue, "orphansDeleted", s.OrphansDeleted, "sweepRefused", s.SweepRefused,
-		"complete", s.Complete, "durationMs", float64(s.Duration.Microseconds())/1000, "awsMs", float64(s.AWS.Microseconds())/1000, "awsCalls", s.AWSCalls)
+		"complete", s.Complete, "durationMs", awstime.Millis(s.Duration), "awsMs", awstime.Millis(s.AWS), "awsCalls", s.AWSCalls)
 	metric := func(name, unit string) map[string]string { return map[string]string{"Name": name, "Unit": unit} }
 	refused := 0
 	if s.SweepRefused {

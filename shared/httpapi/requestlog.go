@@ -52,9 +52,6 @@ func (s *statusRecorder) Write(p []byte) (int, error) {
 	return s.ResponseWriter.Write(p)
 }
 
-// millis is d in milliseconds, to the microsecond.
-func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
 // Unwrap lets http.ResponseController reach the writer beneath.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
@@ -77,7 +74,7 @@ func (a *API) logged(next http.Handler) http.Handler {
 		inAWS, calls := clock.Spent()
 		a.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method), slog.String("path", truncate(r.URL.Path)), slog.Int("status", rec.status),
-			slog.Float64("durationMs", millis(time.Since(start))), slog.Float64("awsMs", millis(inAWS)), slog.Int("awsCalls", calls),
+			slog.Float64("durationMs", awstime.Millis(time.Since(start))), slog.Float64("awsMs", awstime.Millis(inAWS)), slog.Int("awsCalls", calls),
 			slog.String("requestId", id))
 	})
 }

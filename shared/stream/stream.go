@@ -108,8 +108,8 @@ func (p *Publisher) Handle(ctx context.Context, ev events.DynamoDBEvent) (events
 	}
 	seq, err := p.Publish(ctx, recs)
 	inAWS, calls := clock.Spent()
-	attrs := []any{"records", len(recs), "durationMs", float64(time.Since(began).Microseconds()) / 1000,
-		"awsMs", float64(inAWS.Microseconds()) / 1000, "awsCalls", calls}
+	attrs := []any{"records", len(recs), "durationMs", awstime.Millis(time.Since(began)),
+		"awsMs", awstime.Millis(inAWS), "awsCalls", calls}
 	if seq != "" {
 		resp.BatchItemFailures = []events.DynamoDBBatchItemFailure{{ItemIdentifier: seq}}
 		p.Logger.ErrorContext(ctx, "stream batch: delivered again from a record", append(attrs, "retryFrom", seq, "error", err)...)
