@@ -77,16 +77,12 @@ func (p *Publisher) Publish(ctx context.Context, recs []Record) (string, error) 
 	return "", nil
 }
 
-// put puts evs on the bus and logs what it could not.
+// put puts evs on the bus; the caller reports what it could not.
 func (p *Publisher) put(ctx context.Context, evs []backup.Event) (int, error) {
 	if len(evs) == 0 {
 		return 0, nil
 	}
-	n, err := p.Bus.Put(ctx, evs)
-	if n < len(evs) {
-		p.Logger.ErrorContext(ctx, "publish change events", "published", n, "left", len(evs)-n, "firstLeft", evs[n].ID, "error", err)
-	}
-	return n, err
+	return p.Bus.Put(ctx, evs)
 }
 
 // Handle is the Lambda handler of the table's event source mapping (with
