@@ -91,6 +91,10 @@ func main() {
 	if rep.Functions, rep.Floor, err = coldStarts(root, moto, cold); err != nil {
 		log.Fatal(err)
 	}
+	if os.Getenv("FUNCTIONS") != "" {
+		log.Print("FUNCTIONS is set: cold starts only, the report is not written")
+		return
+	}
 	log.Print("actions")
 	if rep.Actions, err = actions(moto); err != nil {
 		log.Fatal(err)
@@ -216,7 +220,7 @@ func write(root string, rep Report) error {
 		}
 		fmt.Fprintf(&b, "| %s | %d (%s) | %d | %.3f | %.3f | %.3f | %.3f | %s |\n", a.Name, a.Calls, strings.Join(a.Ops, ", "), a.Minimum, a.HandlerMs, a.SDKMs, a.ReplayMs, a.Ratio, meets)
 	}
-	b.WriteString("\n## Item sizes\n\nThe stored size of a credential's item and of its entry in the list index (`byOrgList`), by DynamoDB's " +
+	b.WriteString("\n## Item sizes\n\nThe stored size of a credential's item and of its entry in the list index (`byOrgListV2`), by DynamoDB's " +
 		"rules, after 0 and after 10,000 changes (lock and unlock by a caller whose 2,000-character display name is recorded cut to 128). " +
 		"History entries are items of their own, so neither grows; DynamoDB's limit is 400 KB.\n\n| changes | item (bytes) | index entry (bytes) |\n|---|---|---|\n")
 	for _, it := range rep.Items {

@@ -9,7 +9,7 @@
 //	PROJ#<projectId>       PROJ    which credential (and organization) a project uses
 //	IDEM#<hash>            IDEM    an Idempotency-Key, expired by TTL
 //
-// The index byOrgList (gsi1pk = ORG#<org>, gsi1sk = <nameKey>\x01<id>) lists an
+// The index byOrgListV2 (gsi1pk = ORG#<org>, gsi1sk = <nameKey>\x01<id>) lists an
 // organization's credentials in name order. Every rule is a condition of the
 // write that could break it; no rule is checked by reading first.
 package dynamo

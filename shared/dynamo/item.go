@@ -21,7 +21,7 @@ const (
 	attrGSI1PK    = "gsi1pk"
 	attrGSI1SK    = "gsi1sk"
 	attrExpiresAt = "expiresAt"
-	indexByOrg    = "byOrgList"
+	indexByOrg    = "byOrgListV2"
 	sortSep       = "\x01"
 )
 
@@ -150,11 +150,12 @@ func credentialItem(c *backup.Credential) item {
 func mutableAttrs(c *backup.Credential) item { return marshal(mutableOf(c)) }
 
 // ListAttributes are the attributes the index a list reads projects besides
-// its keys: what a list answer shows, and what search matches (template.yaml
-// declares the same).
+// its keys: what a list answer shows (how the credential authenticates and
+// its keys' age included), and what search matches (template.yaml declares
+// the same). Never the secret version.
 var ListAttributes = []string{"id", "organizationId", "s3Name", "s3AccessKeyId", "s3Endpoint", "s3Region", "s3CaCertificate",
 	"isDefault", "isLocked", "projects", "health", "createdAt", "createdBy", "lastModified", "lastModifiedBy", "version", "searchText",
-	"lastUsedAt"}
+	"lastUsedAt", "s3RoleArn", "keysChangedAt", "rotationDueFor"}
 
 // listAttributes are what a list reads of each credential.
 var listAttributes = append(slices.DeleteFunc(slices.Clone(ListAttributes), func(a string) bool { return a == "searchText" }), attrGSI1SK)
@@ -163,12 +164,6 @@ var listAttributes = append(slices.DeleteFunc(slices.Clone(ListAttributes), func
 var credentialAttributes = []string{"id", "organizationId", "s3Name", "s3AccessKeyId", "s3Endpoint", "s3Region", "s3CaCertificate",
 	"isDefault", "isLocked", "projects", "projectCount", "health", "createdAt", "createdBy", "lastModified", "lastModifiedBy",
 	"version", "secretVersion", "lastUsedAt", "s3RoleArn", "keysChangedAt", "rotationDueFor"}
-
-// authAttributes are what a list reads of its page's credentials besides
-// the index: attributes added after the index's projection was fixed (a
-// projection cannot change in place, and CloudFormation cannot swap an
-// index in one update).
-var authAttributes = []string{"id", "s3RoleArn", "keysChangedAt", "rotationDueFor"}
 
 func getS(it item, k string) string {
 	if v, ok := it[k].(*types.AttributeValueMemberS); ok {

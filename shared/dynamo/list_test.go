@@ -56,7 +56,7 @@ func TestListGoesOnPastPagesWithoutMatches(t *testing.T) {
 	}
 	api := &pagedQuery{items: items}
 	st := New(api, "t")
-	page, err := st.listIndex(context.Background(), backup.ListQuery{Organizations: []string{"org-1"}, Search: "m", Limit: 10})
+	page, err := st.ListCredentials(context.Background(), backup.ListQuery{Organizations: []string{"org-1"}, Search: "m", Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestListReadsBoundedPages(t *testing.T) {
 	q := backup.ListQuery{Organizations: []string{"org-1"}, Search: "m", Limit: 10}
 	for request := 1; ; request++ {
 		api.queries = 0
-		page, err := st.listIndex(context.Background(), q)
+		page, err := st.ListCredentials(context.Background(), q)
 		if err != nil {
 			t.Fatal(err)
 		}
