@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -120,6 +121,9 @@ func coldStarts(root string, moto *mototest.Server, n int) ([]FunctionFigures, F
 	env := []string{"AWS_ENDPOINT_URL=" + moto.URL, "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_REGION=us-east-1",
 		"TABLE_NAME=bench", "BACKUP_ENDPOINT_ALLOW_CIDRS=127.0.0.0/8", "AWS_LAMBDA_FUNCTION_TIMEOUT=60",
 		"BACKUP_ENGINE_PRINCIPALS=arn:aws:sts::123456789012:assumed-role/backup-engine/session"}
+	if extra := os.Getenv("FUNCTION_ENV"); extra != "" {
+		env = append(env, strings.Fields(extra)...)
+	}
 	dirs, err := os.ReadDir(filepath.Join(root, "functions"))
 	if err != nil {
 		return nil, FunctionFigures{}, err
@@ -154,6 +158,9 @@ func coldStarts(root string, moto *mototest.Server, n int) ([]FunctionFigures, F
 			time.Sleep(20 * time.Millisecond) // the emulator logs INVOKE RTDONE after answering
 			d, first := fn.InitDurations(), fn.InvokeDurations()
 			inAWS, calls, found := awsTime(fn.Logs())
+			if os.Getenv("SHOW_LOGS") != "" {
+				log.Printf("%s logs:\n%s", name, fn.Logs())
+			}
 			fn.Stop()
 			if err != nil || len(d) == 0 || len(first) == 0 || !found && name != floorName {
 				return f, fmt.Errorf("%s: no init, invoke or AWS time measured (%v):\n%s", name, err, fn.Logs())
@@ -172,7 +179,11 @@ func coldStarts(root string, moto *mototest.Server, n int) ([]FunctionFigures, F
 	}
 	floor.VersusFloor = 1
 	var out []FunctionFigures
+	only := strings.Split(os.Getenv("FUNCTIONS"), ",")
 	for _, d := range dirs {
+		if only[0] != "" && !slices.Contains(only, d.Name()) {
+			continue
+		}
 		ev, err := e2e.Event(root, d.Name(), fixtureID, "http://host.docker.internal:5000", moto.URL)
 		if err != nil {
 			return nil, floor, err
