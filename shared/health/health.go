@@ -133,6 +133,20 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
+	// saved is the position the table holds: the cursor is written only
+	// when it moves, so a run that starts and ends at the start of the
+	// table (every run, where the credentials fit in one run) writes none.
+	saved := position
+	save := func(at string) error {
+		if at == saved {
+			return nil
+		}
+		if err := r.Store.SaveHealthCursor(context.WithoutCancel(ctx), at); err != nil {
+			return err
+		}
+		saved = at
+		return nil
+	}
 	var (
 		mu     sync.Mutex
 		slots  = make(chan struct{}, r.Concurrency)
@@ -169,7 +183,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		if resume != nil {
 			at = *resume
 		}
-		if err := r.Store.SaveHealthCursor(context.WithoutCancel(ctx), at); err != nil {
+		if err := save(at); err != nil {
 			r.Logger.ErrorContext(ctx, "save health cursor", "error", err)
 		}
 	}
@@ -233,7 +247,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		position, done = *resume, false
 	}
 	sum.Complete = done && scanErr == nil
-	if err := r.Store.SaveHealthCursor(context.WithoutCancel(ctx), position); err != nil {
+	if err := save(position); err != nil {
 		return sum, err
 	}
 	if scanErr != nil {

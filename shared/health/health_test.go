@@ -477,6 +477,51 @@ func TestStopsBeforeDeadlineAndResumes(t *testing.T) {
 	}
 }
 
+// cursorWrites counts the health cursor's writes.
+type cursorWrites struct {
+	health.Store
+	saved []string
+}
+
+func (c *cursorWrites) SaveHealthCursor(ctx context.Context, position string) error {
+	c.saved = append(c.saved, position)
+	return c.Store.SaveHealthCursor(ctx, position)
+}
+
+// TestCursorWrittenOnlyWhenItMoves: a run that fails part way saves where
+// to go on, the run that finishes from there resets it, and a run that
+// starts and ends at the start of the table (the usual run) writes nothing.
+func TestCursorWrittenOnlyWhenItMoves(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	endpoint := provider_(t, &clock{now: time.Now()})
+	for range 12 {
+		w.store_("org-1", endpoint, mototest.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
+	}
+	cursor := &cursorWrites{Store: w.store}
+	r := w.runner()
+	r.Store, r.PageSize = &failingScan{Store: cursor, failAt: 2}, 5
+	if sum, err := r.Run(ctx); err == nil || sum.Complete {
+		t.Fatalf("first run = %+v, %v; want its second page to fail", sum, err)
+	}
+	if len(cursor.saved) != 1 || cursor.saved[0] == "" {
+		t.Fatalf("a run that failed part way wrote the cursor %q, want where to go on", cursor.saved)
+	}
+	// From here the table fits in one page, as a small one does at the
+	// default page size.
+	r.Store, r.PageSize = cursor, 1000
+	for run, want := range []int{1, 0, 0} {
+		cursor.saved = nil
+		sum, err := r.Run(ctx)
+		if err != nil || !sum.Complete {
+			t.Fatalf("run %d = %+v, %v", run+2, sum, err)
+		}
+		if len(cursor.saved) != want || want == 1 && cursor.saved[0] != "" {
+			t.Errorf("run %d wrote the cursor %q, want %d writes", run+2, cursor.saved, want)
+		}
+	}
+}
+
 // failingScan fails the scan of one page, as DynamoDB may.
 type failingScan struct {
 	health.Store
