@@ -175,7 +175,7 @@ func write(root string, rep Report) error {
 		"and sent its `events/` file as the first request, against moto holding a fixture (credential `%s` of org-1 with its secret "+
 		"and project p-1, restored before each start). *Init* is the emulator's `INIT REPORT(durationMs)`; *first request* its "+
 		"`INVOKE RTDONE` duration; *in AWS* the time its AWS (and provider) calls took, from sending each request to its answer's "+
-		"headers, as the function itself logs it (`awsMs`, added up by `shared/awstime`; moto's own time included); *in Go* the "+
+		"headers, as the function itself logs it (`awsMs`, measured by `shared/awstime`, calls in flight together counted once; moto's own time included); *in Go* the "+
 		"rest of the first request, the Lambda runtime's exchange with the emulator included (the floor's first request is that alone). Medians. The floor is a hello-world "+
 		"aws-lambda-go function built with the same flags in the same run. Sizes are the stripped `linux/arm64` bootstraps "+
 		"(`-trimpath -ldflags \"-s -w\" -tags lambda.norpc`). Targets: median init ≤ 1.5× the floor, time in Go of the first "+

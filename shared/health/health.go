@@ -74,8 +74,8 @@ type Summary struct {
 	// many secrets looked orphaned.
 	SweepRefused bool
 	Duration     time.Duration
-	// AWS is the time its AWS and provider calls took, added up (calls run
-	// concurrently, so it may exceed Duration).
+	// AWS is the time during which at least one of its AWS and provider
+	// calls was in flight (concurrent calls count once).
 	AWS      time.Duration
 	AWSCalls int
 }
