@@ -101,8 +101,8 @@ func (f *fixture) restore(ctx context.Context) error {
 }
 
 // coldStarts builds every function and the floor, and starts each cold
-// under the emulator n times, sending its events/ file as the first
-// request against the fixture, through the timing proxy.
+// under the emulator n times, each start beside one of the floor's,
+// sending its events/ file as the first request against the fixture.
 func coldStarts(root string, moto *mototest.Server, n int) ([]FunctionFigures, FunctionFigures, error) {
 	ctx := context.Background()
 	rie, err := e2e.FindRIE(root)
@@ -128,56 +128,53 @@ func coldStarts(root string, moto *mototest.Server, n int) ([]FunctionFigures, F
 	if err != nil {
 		return nil, FunctionFigures{}, err
 	}
-	measure := func(name, pkg string, event []byte) (FunctionFigures, error) {
-		f := FunctionFigures{Name: name}
+	// build builds a function for arm64 (for its size) and for this
+	// machine (to run it).
+	build := func(name, pkg string) (string, int64, error) {
 		arm := filepath.Join(bin, "arm64", name, "bootstrap")
 		cmd := exec.Command("go", append(append([]string{"build"}, e2e.BuildFlags...), "-o", arm, pkg)...)
 		cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return f, fmt.Errorf("build %s for arm64: %v\n%s", name, err, out)
+			return "", 0, fmt.Errorf("build %s for arm64: %v\n%s", name, err, out)
 		}
 		st, err := os.Stat(arm)
 		if err != nil {
-			return f, err
+			return "", 0, err
 		}
-		f.SizeBytes = st.Size()
 		bootstrap, err := e2e.Build(root, pkg, bin, name)
+		return bootstrap, st.Size(), err
+	}
+	// start starts one cold and sends event as its first request, after
+	// restoring the fixture.
+	start := func(f *FunctionFigures, bootstrap string, event []byte) error {
+		if err := fx.restore(ctx); err != nil {
+			return err
+		}
+		fn, err := e2e.Start(rie, bootstrap, env)
 		if err != nil {
-			return f, err
+			return err
 		}
-		var awsMs, goMs, total []float64
-		for range n {
-			if err := fx.restore(ctx); err != nil {
-				return f, err
-			}
-			fn, err := e2e.Start(rie, bootstrap, env)
-			if err != nil {
-				return f, err
-			}
-			answer, err := fn.Invoke(ctx, event)
-			time.Sleep(20 * time.Millisecond) // the emulator logs INVOKE RTDONE after answering
-			d, first := fn.InitDurations(), fn.InvokeDurations()
-			inAWS, calls, found := awsTime(fn.Logs())
-			if os.Getenv("SHOW_LOGS") != "" {
-				log.Printf("%s logs:\n%s", name, fn.Logs())
-			}
-			fn.Stop()
-			if err != nil || len(d) == 0 || len(first) == 0 || !found && name != floorName {
-				return f, fmt.Errorf("%s: no init, invoke or AWS time measured (%v):\n%s", name, err, fn.Logs())
-			}
-			f.InitMs, f.FirstMs = append(f.InitMs, d[0]), append(f.FirstMs, first[0])
-			awsMs, goMs, total = append(awsMs, inAWS), append(goMs, first[0]-inAWS), append(total, d[0]+first[0])
-			f.FirstStatus, f.FirstAWSCalls = answerOf(answer), calls
+		answer, err := fn.Invoke(ctx, event)
+		time.Sleep(20 * time.Millisecond) // the emulator logs INVOKE RTDONE after answering
+		d, first := fn.InitDurations(), fn.InvokeDurations()
+		inAWS, calls, found := awsTime(fn.Logs())
+		if os.Getenv("SHOW_LOGS") != "" {
+			log.Printf("%s logs:\n%s", f.Name, fn.Logs())
 		}
-		f.MedianMs, f.MinMs, f.MaxMs = median(f.InitMs), slices.Min(f.InitMs), slices.Max(f.InitMs)
-		f.FirstMedianMs, f.AWSMedianMs, f.GoMedianMs, f.ColdTotalMs = median(f.FirstMs), median(awsMs), median(goMs), median(total)
-		return f, nil
+		fn.Stop()
+		if err != nil || len(d) == 0 || len(first) == 0 || !found && f.Name != floorName {
+			return fmt.Errorf("%s: no init, invoke or AWS time measured (%v):\n%s", f.Name, err, fn.Logs())
+		}
+		f.InitMs, f.FirstMs = append(f.InitMs, d[0]), append(f.FirstMs, first[0])
+		f.awsMs, f.goMs, f.totalMs = append(f.awsMs, inAWS), append(f.goMs, first[0]-inAWS), append(f.totalMs, d[0]+first[0])
+		f.FirstStatus, f.FirstAWSCalls = answerOf(answer), calls
+		return nil
 	}
-	floor, err := measure(floorName, "./infra/bench/hello", []byte(`{}`))
+	floorBootstrap, floorSize, err := build(floorName, "./infra/bench/hello")
 	if err != nil {
-		return nil, floor, err
+		return nil, FunctionFigures{}, err
 	}
-	floor.VersusFloor = 1
+	floor := FunctionFigures{Name: floorName, SizeBytes: floorSize}
 	var out []FunctionFigures
 	only := strings.Split(os.Getenv("FUNCTIONS"), ",")
 	for _, d := range dirs {
@@ -188,15 +185,36 @@ func coldStarts(root string, moto *mototest.Server, n int) ([]FunctionFigures, F
 		if err != nil {
 			return nil, floor, err
 		}
-		f, err := measure(d.Name(), "./functions/"+d.Name(), ev)
+		bootstrap, size, err := build(d.Name(), "./functions/"+d.Name())
 		if err != nil {
 			return nil, floor, err
 		}
-		f.VersusFloor = f.MedianMs / floor.MedianMs
+		// The floor starts beside the function, start for start, so a drift
+		// of the machine's speed moves both.
+		f, beside := FunctionFigures{Name: d.Name(), SizeBytes: size}, FunctionFigures{Name: floorName}
+		for range n {
+			if err := start(&beside, floorBootstrap, []byte(`{}`)); err != nil {
+				return nil, floor, err
+			}
+			if err := start(&f, bootstrap, ev); err != nil {
+				return nil, floor, err
+			}
+		}
+		f.summarize()
+		f.FloorMedianMs = median(beside.InitMs)
+		f.VersusFloor = f.MedianMs / f.FloorMedianMs
+		floor.InitMs, floor.FirstMs = append(floor.InitMs, beside.InitMs...), append(floor.FirstMs, beside.FirstMs...)
+		floor.awsMs, floor.goMs, floor.totalMs = append(floor.awsMs, beside.awsMs...), append(floor.goMs, beside.goMs...), append(floor.totalMs, beside.totalMs...)
+		floor.FirstStatus = beside.FirstStatus
 		out = append(out, f)
-		log.Printf("  %s: init %.1f ms (floor %.1f), first request %.1f ms (%.1f in %d AWS calls, %.1f in Go, %s), %d bytes",
-			f.Name, f.MedianMs, floor.MedianMs, f.FirstMedianMs, f.AWSMedianMs, f.FirstAWSCalls, f.GoMedianMs, f.FirstStatus, f.SizeBytes)
+		log.Printf("  %s: init %.1f ms (floor beside it %.1f), first request %.1f ms (%.1f in %d AWS calls, %.1f in Go, %s), %d bytes",
+			f.Name, f.MedianMs, f.FloorMedianMs, f.FirstMedianMs, f.AWSMedianMs, f.FirstAWSCalls, f.GoMedianMs, f.FirstStatus, f.SizeBytes)
 	}
+	if len(out) == 0 {
+		return nil, floor, fmt.Errorf("no function named in FUNCTIONS=%s", os.Getenv("FUNCTIONS"))
+	}
+	floor.summarize()
+	floor.FloorMedianMs, floor.VersusFloor = floor.MedianMs, 1
 	return out, floor, nil
 }
 
@@ -240,4 +258,10 @@ func answerOf(raw []byte) string {
 		return "error"
 	}
 	return "ok"
+}
+
+// summarize sets the medians and spread of f's starts.
+func (f *FunctionFigures) summarize() {
+	f.MedianMs, f.MinMs, f.MaxMs = median(f.InitMs), slices.Min(f.InitMs), slices.Max(f.InitMs)
+	f.FirstMedianMs, f.AWSMedianMs, f.GoMedianMs, f.ColdTotalMs = median(f.FirstMs), median(f.awsMs), median(f.goMs), median(f.totalMs)
 }
