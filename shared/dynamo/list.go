@@ -13,44 +13,47 @@ import (
 
 // Listing credentials and summarizing organizations.
 
-// ListCredentials reads a page of credentials from the byOrg index, one
-// query per organization it visits: the index holds all a list shows.
+// ListCredentials reads a page of credentials from the byOrg index: the
+// index holds all a list shows. It queries each organization it visits,
+// the first query of each at once (as many as the request may make), so a
+// caller of several organizations waits for one round trip, not one per
+// organization; what a full page leaves unread is dropped.
 func (st *Store) ListCredentials(ctx context.Context, q backup.ListQuery) (*backup.ListPage, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // a full page stops the queries it does not need
 	page := &backup.ListPage{Items: []*backup.Credential{}}
 	queries := 0
+	ahead := make([]<-chan queried, len(q.Organizations))
+	for i, org := range q.Organizations[:min(len(q.Organizations), st.ListPages)] {
+		after := ""
+		if q.After != nil && q.After.Org == org {
+			after = q.After.Key
+		}
+		ahead[i] = st.queryAsync(ctx, org, after, q.Search, q.Limit)
+		queries++
+	}
 	for oi, org := range q.Organizations {
 		after := ""
 		if q.After != nil && q.After.Org == org {
 			after = q.After.Key
 		}
 		for {
-			if queries == st.ListPages {
-				// Enough read for one request: go on from here next time.
-				page.Next = &backup.Position{Org: org, Key: after}
-				return page, nil
+			var r queried
+			if ahead[oi] != nil {
+				r, ahead[oi] = <-ahead[oi], nil
+			} else {
+				if queries == st.ListPages {
+					// Enough read for one request: go on from here next time.
+					page.Next = &backup.Position{Org: org, Key: after}
+					return page, nil
+				}
+				queries++
+				r.out, r.err = st.query(ctx, org, after, q.Search, q.Limit-len(page.Items))
 			}
-			queries++
-			want := q.Limit - len(page.Items)
-			cond := expression.Key(attrGSI1PK).Equal(expression.Value("ORG#" + org))
-			if after != "" {
-				cond = cond.And(expression.Key(attrGSI1SK).GreaterThan(expression.Value(after)))
+			if r.err != nil {
+				return nil, failed("list credentials of "+org, r.err)
 			}
-			b := expression.NewBuilder().WithKeyCondition(cond).WithProjection(names(listAttributes...))
-			if q.Search != "" {
-				b = b.WithFilter(expression.Contains(expression.Name("searchText"), q.Search))
-			}
-			ex := build(b)
-			in := &dynamodb.QueryInput{TableName: st.table, IndexName: aws.String(indexByOrg),
-				KeyConditionExpression: ex.KeyCondition(), FilterExpression: ex.Filter(), ProjectionExpression: ex.Projection(),
-				ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values()}
-			if q.Search == "" {
-				in.Limit = aws.Int32(int32(want + 1))
-			}
-			out, err := st.api.Query(ctx, in)
-			if err != nil {
-				return nil, failed("list credentials of "+org, err)
-			}
-			for _, it := range out.Items {
+			for _, it := range r.out.Items {
 				if len(page.Items) == q.Limit {
 					page.Next = &backup.Position{Org: org, Key: after}
 					return page, nil
@@ -62,7 +65,7 @@ func (st *Store) ListCredentials(ctx context.Context, q backup.ListQuery) (*back
 				page.Items = append(page.Items, c)
 				after = getS(it, attrGSI1SK)
 			}
-			if out.LastEvaluatedKey == nil {
+			if r.out.LastEvaluatedKey == nil {
 				break
 			}
 			if len(page.Items) == q.Limit {
@@ -71,7 +74,7 @@ func (st *Store) ListCredentials(ctx context.Context, q backup.ListQuery) (*back
 			}
 			// DynamoDB stopped at its 1 MB page; what it read past the last
 			// item returned did not match, so go on from where it stopped.
-			after = getS(out.LastEvaluatedKey, attrGSI1SK)
+			after = getS(r.out.LastEvaluatedKey, attrGSI1SK)
 		}
 		if len(page.Items) == q.Limit && oi < len(q.Organizations)-1 {
 			page.Next = &backup.Position{Org: org, Key: after}
@@ -79,6 +82,44 @@ func (st *Store) ListCredentials(ctx context.Context, q backup.ListQuery) (*back
 		}
 	}
 	return page, nil
+}
+
+// queried is the outcome of one query of the index.
+type queried struct {
+	out *dynamodb.QueryOutput
+	err error
+}
+
+// queryAsync queries the index in a goroutine of its own.
+func (st *Store) queryAsync(ctx context.Context, org, after, search string, want int) <-chan queried {
+	done := make(chan queried, 1)
+	go func() {
+		out, err := st.query(ctx, org, after, search, want)
+		done <- queried{out, err}
+	}()
+	return done
+}
+
+// query reads an organization's credentials after the index key after:
+// want of them and one more (to tell whether there are more), or, with a
+// search, a DynamoDB page of matches.
+func (st *Store) query(ctx context.Context, org, after, search string, want int) (*dynamodb.QueryOutput, error) {
+	cond := expression.Key(attrGSI1PK).Equal(expression.Value("ORG#" + org))
+	if after != "" {
+		cond = cond.And(expression.Key(attrGSI1SK).GreaterThan(expression.Value(after)))
+	}
+	b := expression.NewBuilder().WithKeyCondition(cond).WithProjection(names(listAttributes...))
+	if search != "" {
+		b = b.WithFilter(expression.Contains(expression.Name("searchText"), search))
+	}
+	ex := build(b)
+	in := &dynamodb.QueryInput{TableName: st.table, IndexName: aws.String(indexByOrg),
+		KeyConditionExpression: ex.KeyCondition(), FilterExpression: ex.Filter(), ProjectionExpression: ex.Projection(),
+		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values()}
+	if search == "" {
+		in.Limit = aws.Int32(int32(want + 1))
+	}
+	return st.api.Query(ctx, in)
 }
 
 // Organizations reads the organizations' items in one batch per hundred.

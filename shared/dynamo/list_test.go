@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -108,5 +110,99 @@ func TestListReadsBoundedPages(t *testing.T) {
 	}
 	if fmt.Sprint(found) != "[m03 m17]" {
 		t.Errorf("found %v, want [m03 m17]", found)
+	}
+}
+
+// orgsQuery answers each organization's query with its items, holding every
+// query until as many are in flight as the test expects together (or a
+// generous time has passed), and fails the organizations in fail.
+type orgsQuery struct {
+	API
+	items    map[string][]item // organization -> its index entries
+	fail     map[string]bool
+	together int
+	mu       sync.Mutex
+	inFlight int
+	most     int
+	arrived  chan struct{}
+}
+
+func (o *orgsQuery) Query(ctx context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	o.mu.Lock()
+	o.inFlight++
+	o.most = max(o.most, o.inFlight)
+	if o.inFlight == o.together {
+		close(o.arrived)
+	}
+	o.mu.Unlock()
+	defer func() { o.mu.Lock(); o.inFlight--; o.mu.Unlock() }()
+	select {
+	case <-o.arrived:
+	case <-time.After(5 * time.Second):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	org := ""
+	for _, v := range in.ExpressionAttributeValues {
+		if s := getS(item{"x": v}, "x"); strings.HasPrefix(s, "ORG#") {
+			org = strings.TrimPrefix(s, "ORG#")
+		}
+	}
+	if o.fail[org] {
+		return nil, fmt.Errorf("injected: InternalServerError for %s", org)
+	}
+	return &dynamodb.QueryOutput{Items: o.items[org]}, nil
+}
+
+// TestListQueriesOrganizationsAtOnce: a caller of three organizations waits
+// for one round trip, not three; the page keeps the organizations' order;
+// a failed query of an organization the page needs fails the list, one of
+// an organization past a full page does not.
+func TestListQueriesOrganizationsAtOnce(t *testing.T) {
+	c := sample()
+	items := map[string][]item{}
+	for i, org := range []string{"org-a", "org-b", "org-c"} {
+		for j := range 2 {
+			c.ID, c.OrganizationID, c.Name = fmt.Sprintf("bc_%025d%d", i, j), org, fmt.Sprintf("%s-%d", org, j)
+			items[org] = append(items[org], credentialItem(c))
+		}
+	}
+	orgs := []string{"org-a", "org-b", "org-c"}
+	api := &orgsQuery{items: items, together: 3, arrived: make(chan struct{})}
+	st := New(api, "t")
+	page, err := st.ListCredentials(context.Background(), backup.ListQuery{Organizations: orgs, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range page.Items {
+		names = append(names, c.Name)
+	}
+	if got := strings.Join(names, " "); got != "org-a-0 org-a-1 org-b-0 org-b-1 org-c-0 org-c-1" || page.Next != nil {
+		t.Errorf("page = %s, next %+v", got, page.Next)
+	}
+	if api.most != 3 {
+		t.Errorf("%d queries in flight at most, want the three organizations' at once", api.most)
+	}
+
+	for _, tc := range []struct {
+		name    string
+		fail    string
+		limit   int
+		wantErr bool
+	}{
+		{"a needed organization fails", "org-b", 10, true},
+		{"an organization past a full page fails", "org-c", 3, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &orgsQuery{items: items, fail: map[string]bool{tc.fail: true}, together: 3, arrived: make(chan struct{})}
+			page, err := New(api, "t").ListCredentials(context.Background(), backup.ListQuery{Organizations: orgs, Limit: tc.limit})
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want an error: %v", err, tc.wantErr)
+			}
+			if !tc.wantErr && (len(page.Items) != 3 || page.Next == nil || page.Next.Org != "org-b") {
+				t.Errorf("page = %d items, next %+v; want 3 and to go on in org-b", len(page.Items), page.Next)
+			}
+		})
 	}
 }
