@@ -101,8 +101,7 @@ func (f *fixture) restore(ctx context.Context) error {
 }
 
 // coldStarts builds every function and the floor, and starts each cold
-// under the emulator n times, each start beside one of the floor's,
-// sending its events/ file as the first request against the fixture.
+// under the emulator n times right after n starts of the floor, sending its events/ file as the first request against the fixture.
 func coldStarts(root string, moto *mototest.Server, n int) ([]FunctionFigures, FunctionFigures, error) {
 	ctx := context.Background()
 	rie, err := e2e.FindRIE(root)
@@ -189,13 +188,16 @@ func coldStarts(root string, moto *mototest.Server, n int) ([]FunctionFigures, F
 		if err != nil {
 			return nil, floor, err
 		}
-		// The floor starts beside the function, start for start, so a drift
-		// of the machine's speed moves both.
+		// The floor starts n times right before the function does, so a
+		// drift of the machine's speed over the run moves both; each runs
+		// its starts back to back, as the other does.
 		f, beside := FunctionFigures{Name: d.Name(), SizeBytes: size}, FunctionFigures{Name: floorName}
 		for range n {
 			if err := start(&beside, floorBootstrap, []byte(`{}`)); err != nil {
 				return nil, floor, err
 			}
+		}
+		for range n {
 			if err := start(&f, bootstrap, ev); err != nil {
 				return nil, floor, err
 			}
