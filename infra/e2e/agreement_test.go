@@ -245,16 +245,35 @@ func TestTemplateBoundsCost(t *testing.T) {
 	}
 }
 
-// TestWhoReadsSecrets holds the template's permissions, the KMS key policy
-// and docs/security.md's table to each other: only the check and the health
-// check may read secrets, no statement of the key policy names every
-// principal, and the account cannot grant the key's use through IAM.
-func TestWhoReadsSecrets(t *testing.T) {
-	type statement struct {
-		Sid       string `yaml:"Sid"`
-		Principal any    `yaml:"Principal"`
-		Action    any    `yaml:"Action"`
+// A statement of an IAM policy in the template.
+type statement struct {
+	Sid       string `yaml:"Sid"`
+	Effect    string `yaml:"Effect"`
+	Principal any    `yaml:"Principal"`
+	Action    any    `yaml:"Action"`
+}
+
+// listOf reads an IAM element that is one string or a list of them (a
+// principal's AWS list included).
+func listOf(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, x := range v {
+			out = append(out, fmt.Sprint(x))
+		}
+		return out
+	case map[string]any:
+		return listOf(v["AWS"])
 	}
+	return nil
+}
+
+// templateActions reads the IAM actions each function's policies allow,
+// by logical ID.
+func templateActions(t *testing.T) map[string][]string {
 	var doc struct {
 		Resources map[string]struct {
 			Type       string `yaml:"Type"`
@@ -262,6 +281,35 @@ func TestWhoReadsSecrets(t *testing.T) {
 				Policies []struct {
 					Statement []statement `yaml:"Statement"`
 				} `yaml:"Policies"`
+			} `yaml:"Properties"`
+		} `yaml:"Resources"`
+	}
+	readTemplate(t, &doc)
+	out := map[string][]string{}
+	for name, r := range doc.Resources {
+		if r.Type != "AWS::Serverless::Function" {
+			continue
+		}
+		out[name] = []string{}
+		for _, p := range r.Properties.Policies {
+			for _, st := range p.Statement {
+				if st.Effect == "Allow" {
+					out[name] = append(out[name], listOf(st.Action)...)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestWhoReadsSecrets holds the template's permissions, the KMS key policy
+// and docs/security.md's table to each other: only the check and the health
+// check may read secrets, no statement of the key policy names every
+// principal, and the account cannot grant the key's use through IAM.
+func TestWhoReadsSecrets(t *testing.T) {
+	var doc struct {
+		Resources map[string]struct {
+			Properties struct {
 				KeyPolicy struct {
 					Statement []statement `yaml:"Statement"`
 				} `yaml:"KeyPolicy"`
@@ -269,50 +317,25 @@ func TestWhoReadsSecrets(t *testing.T) {
 		} `yaml:"Resources"`
 	}
 	readTemplate(t, &doc)
-	var list func(v any) []string
-	list = func(v any) []string {
-		switch v := v.(type) {
-		case string:
-			return []string{v}
-		case []any:
-			var out []string
-			for _, x := range v {
-				out = append(out, fmt.Sprint(x))
-			}
-			return out
-		case map[string]any:
-			return list(v["AWS"])
+	iam := templateActions(t) // function -> IAM actions
+	for name, actions := range iam {
+		if slices.Contains(actions, "secretsmanager:GetSecretValue") != (name == "CheckFunction" || name == "HealthCheckFunction" || name == "BackupTargetFunction") {
+			t.Errorf("%s: GetSecretValue is for the check, the health check and the backup engine's route only; it has %v", name, actions)
 		}
-		return nil
-	}
-	iam := map[string][]string{} // function -> IAM actions
-	for name, r := range doc.Resources {
-		if r.Type != "AWS::Serverless::Function" {
-			continue
-		}
-		iam[name] = []string{}
-		for _, p := range r.Properties.Policies {
-			for _, st := range p.Statement {
-				iam[name] = append(iam[name], list(st.Action)...)
-			}
-		}
-		if slices.Contains(iam[name], "secretsmanager:GetSecretValue") != (name == "CheckFunction" || name == "HealthCheckFunction" || name == "BackupTargetFunction") {
-			t.Errorf("%s: GetSecretValue is for the check, the health check and the backup engine's route only; it has %v", name, iam[name])
-		}
-		if slices.ContainsFunc(iam[name], func(a string) bool { return strings.HasPrefix(a, "kms:") }) {
+		if slices.ContainsFunc(actions, func(a string) bool { return strings.HasPrefix(a, "kms:") }) {
 			t.Errorf("%s grants itself KMS actions; the key policy decides", name)
 		}
 	}
 	kms := map[string][]string{} // function -> KMS actions the key policy gives its role
 	for _, st := range doc.Resources["SecretsKey"].Properties.KeyPolicy.Statement {
-		for _, p := range list(st.Principal) {
+		for _, p := range listOf(st.Principal) {
 			switch {
 			case p == "*":
 				t.Errorf("key policy statement %s names every principal", st.Sid)
 			case strings.HasSuffix(p, "Role.Arn"):
 				fn := strings.TrimSuffix(p, "Role.Arn")
-				kms[fn] = append(kms[fn], list(st.Action)...)
-			case slices.ContainsFunc(list(st.Action), func(a string) bool {
+				kms[fn] = append(kms[fn], listOf(st.Action)...)
+			case slices.ContainsFunc(listOf(st.Action), func(a string) bool {
 				return a == "kms:*" || a == "kms:Decrypt" || strings.HasPrefix(a, "kms:GenerateDataKey") || a == "kms:Encrypt"
 			}):
 				t.Errorf("key policy statement %s lets %s use the key", st.Sid, p)

@@ -6,6 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,7 +42,8 @@ func TestMain(m *testing.M) {
 
 // TestFunctionsUnderRIE builds every function for this machine, runs each
 // bootstrap under aws-lambda-rie against moto, and walks the contract with
-// the events/ files.
+// the events/ files. Each function signs with a key of its own, through a
+// recorder that holds what it calls to its policy in template.yaml.
 func TestFunctionsUnderRIE(t *testing.T) {
 	ctx := context.Background()
 	rie, err := FindRIE(root)
@@ -50,7 +54,14 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	if err := dynamo.CreateTable(ctx, dynamodb.NewFromConfig(moto.Config()), table); err != nil {
 		t.Fatal(err)
 	}
-	env := []string{"AWS_ENDPOINT_URL=" + moto.URL, "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_REGION=us-east-1",
+	target, err := url.Parse(moto.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iam := newIAMRecorder()
+	recorder := httptest.NewServer(iam.proxy(target))
+	t.Cleanup(recorder.Close)
+	env := []string{"AWS_ENDPOINT_URL=" + recorder.URL, "AWS_REGION=us-east-1",
 		"TABLE_NAME=" + table, "SECRET_PREFIX=" + table + "/", "BACKUP_ENDPOINT_ALLOW_CIDRS=127.0.0.0/8", "EVENT_BUS_NAME=default",
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=60", "BACKUP_ENGINE_PRINCIPALS=arn:aws:sts::123456789012:assumed-role/backup-engine/session"}
 	dirs, err := os.ReadDir(filepath.Join(root, "functions"))
@@ -64,7 +75,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := Start(rie, bootstrap, env)
+		f, err := Start(rie, bootstrap, append(slices.Clone(env), iam.sign(d.Name())...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,6 +186,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	if !slices.Equal(types, want) {
 		t.Errorf("events on the bus:\n got %v\nwant %v", types, want)
 	}
+	iam.check(t, slices.Sorted(maps.Keys(fns)))
 	for name, f := range fns {
 		if strings.Contains(f.Logs(), "example-secret-for-an-emulator") {
 			t.Errorf("%s logged the secret key", name)
