@@ -126,7 +126,7 @@ test-e2e: check-tools tools
 
 ## bench: cold starts, sizes, AWS calls and overhead per action, health throughput; writes infra/bench/report.md and report.json
 bench: check-tools tools
-	RIE=$(CURDIR)/build/tools/aws-lambda-rie COLD_STARTS=$${COLD_STARTS:-10} $(GO) run ./infra/bench
+	RIE=$(CURDIR)/build/tools/aws-lambda-rie COLD_STARTS=$${COLD_STARTS:-20} $(GO) run ./infra/bench
 
 clean:
 	rm -rf build .aws-sam

@@ -77,7 +77,7 @@ type FunctionFigures struct {
 }
 
 func main() {
-	cold, _ := strconv.Atoi(getenv("COLD_STARTS", "10"))
+	cold, _ := strconv.Atoi(getenv("COLD_STARTS", "20"))
 	root, err := filepath.Abs(".")
 	if err != nil {
 		log.Fatal(err)
