@@ -271,32 +271,58 @@ func listOf(v any) []string {
 	return nil
 }
 
-// templateActions reads the IAM actions each function's policies allow,
-// by logical ID.
-func templateActions(t *testing.T) map[string][]string {
+// A grant is one action a function's policy allows, and whether on the
+// table's indexes (a statement whose resources include "…/index/…").
+type grant struct {
+	action  string
+	indexes bool
+}
+
+// templateGrants reads what each function's policies allow, by logical ID.
+func templateGrants(t *testing.T) map[string][]grant {
 	var doc struct {
 		Resources map[string]struct {
 			Type       string `yaml:"Type"`
 			Properties struct {
 				Policies []struct {
-					Statement []statement `yaml:"Statement"`
+					Statement []struct {
+						Effect   string `yaml:"Effect"`
+						Action   any    `yaml:"Action"`
+						Resource any    `yaml:"Resource"`
+					} `yaml:"Statement"`
 				} `yaml:"Policies"`
 			} `yaml:"Properties"`
 		} `yaml:"Resources"`
 	}
 	readTemplate(t, &doc)
-	out := map[string][]string{}
+	out := map[string][]grant{}
 	for name, r := range doc.Resources {
 		if r.Type != "AWS::Serverless::Function" {
 			continue
 		}
-		out[name] = []string{}
+		out[name] = []grant{}
 		for _, p := range r.Properties.Policies {
 			for _, st := range p.Statement {
-				if st.Effect == "Allow" {
-					out[name] = append(out[name], listOf(st.Action)...)
+				indexes := slices.ContainsFunc(listOf(st.Resource), func(r string) bool { return r == "*" || strings.Contains(r, "/index/") })
+				for _, a := range listOf(st.Action) {
+					if st.Effect == "Allow" {
+						out[name] = append(out[name], grant{action: a, indexes: indexes})
+					}
 				}
 			}
+		}
+	}
+	return out
+}
+
+// templateActions reads the IAM actions each function's policies allow,
+// by logical ID.
+func templateActions(t *testing.T) map[string][]string {
+	out := map[string][]string{}
+	for name, grants := range templateGrants(t) {
+		out[name] = []string{}
+		for _, g := range grants {
+			out[name] = append(out[name], g.action)
 		}
 	}
 	return out
