@@ -13,8 +13,8 @@ import (
 
 // Listing credentials and summarizing organizations.
 
-// ListCredentials reads a page of credentials from the byOrg index: the
-// index holds all a list shows. It queries each organization it visits,
+// ListCredentials reads a page of credentials from the list index, which
+// holds all a list shows. It queries each organization it visits,
 // the first query of each at once (as many as the request may make), so a
 // caller of several organizations waits for one round trip, not one per
 // organization; what a full page leaves unread is dropped.
@@ -22,21 +22,21 @@ func (st *Store) ListCredentials(ctx context.Context, q backup.ListQuery) (*back
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // a full page stops the queries it does not need
 	page := &backup.ListPage{Items: []*backup.Credential{}}
+	// startOf is the index key an organization's credentials are read after.
+	startOf := func(org string) string {
+		if q.After != nil && q.After.Org == org {
+			return q.After.Key
+		}
+		return ""
+	}
 	queries := 0
 	ahead := make([]<-chan queried, len(q.Organizations))
 	for i, org := range q.Organizations[:min(len(q.Organizations), st.ListPages)] {
-		after := ""
-		if q.After != nil && q.After.Org == org {
-			after = q.After.Key
-		}
-		ahead[i] = st.queryAsync(ctx, org, after, q.Search, q.Limit)
+		ahead[i] = st.queryAsync(ctx, org, startOf(org), q.Search, q.Limit)
 		queries++
 	}
 	for oi, org := range q.Organizations {
-		after := ""
-		if q.After != nil && q.After.Org == org {
-			after = q.After.Key
-		}
+		after := startOf(org)
 		for {
 			var r queried
 			if ahead[oi] != nil {
