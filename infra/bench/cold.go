@@ -101,7 +101,8 @@ func (f *fixture) restore(ctx context.Context) error {
 }
 
 // coldStarts builds every function and the floor, and starts each cold
-// under the emulator n times right after n starts of the floor, sending its events/ file as the first request against the fixture.
+// under the emulator n times right after n starts of the floor, sending
+// its events/ file as the first request against the fixture.
 func coldStarts(root string, moto *mototest.Server, n int) ([]FunctionFigures, FunctionFigures, error) {
 	ctx := context.Background()
 	rie, err := e2e.FindRIE(root)
@@ -207,9 +208,7 @@ func coldStarts(root string, moto *mototest.Server, n int) ([]FunctionFigures, F
 		f.summarize()
 		f.FloorMedianMs = median(beside.InitMs)
 		f.VersusFloor = f.MedianMs / f.FloorMedianMs
-		floor.InitMs, floor.FirstMs = append(floor.InitMs, beside.InitMs...), append(floor.FirstMs, beside.FirstMs...)
-		floor.awsMs, floor.goMs, floor.totalMs = append(floor.awsMs, beside.awsMs...), append(floor.goMs, beside.goMs...), append(floor.totalMs, beside.totalMs...)
-		floor.FirstStatus = beside.FirstStatus
+		floor.merge(beside)
 		out = append(out, f)
 		log.Printf("  %s: init %.1f ms (floor beside it %.1f), first request %.1f ms (%.1f in %d AWS calls, %.1f in Go, %s), %d bytes",
 			f.Name, f.MedianMs, f.FloorMedianMs, f.FirstMedianMs, f.AWSMedianMs, f.FirstAWSCalls, f.GoMedianMs, f.FirstStatus, f.SizeBytes)
@@ -262,6 +261,13 @@ func answerOf(raw []byte) string {
 		return "error"
 	}
 	return "ok"
+}
+
+// merge adds o's starts to f's.
+func (f *FunctionFigures) merge(o FunctionFigures) {
+	f.InitMs, f.FirstMs = append(f.InitMs, o.InitMs...), append(f.FirstMs, o.FirstMs...)
+	f.awsMs, f.goMs, f.totalMs = append(f.awsMs, o.awsMs...), append(f.goMs, o.goMs...), append(f.totalMs, o.totalMs...)
+	f.FirstStatus = o.FirstStatus
 }
 
 // summarize sets the medians and spread of f's starts.
