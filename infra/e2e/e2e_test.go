@@ -29,16 +29,7 @@ import (
 
 var moto *mototest.Server
 
-func TestMain(m *testing.M) {
-	mototest.Run(m, func() (func(), error) {
-		var err error
-		moto, err = mototest.Start()
-		if err != nil {
-			return nil, err
-		}
-		return moto.Stop, nil
-	})
-}
+func TestMain(m *testing.M) { mototest.RunWithServer(m, &moto) }
 
 // TestFunctionsUnderRIE builds every function for this machine, runs each
 // bootstrap under aws-lambda-rie against moto, and walks the contract with

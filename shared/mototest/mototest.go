@@ -196,6 +196,18 @@ func Run(m *testing.M, setup func() (stop func(), err error)) {
 	os.Exit(code)
 }
 
+// RunWithServer runs a package's tests with a moto started for them in *s,
+// as Run does.
+func RunWithServer(m *testing.M, s **Server) {
+	Run(m, func() (func(), error) {
+		var err error
+		if *s, err = Start(); err != nil {
+			return nil, err
+		}
+		return (*s).Stop, nil
+	})
+}
+
 // StartProvider starts a moto that plays an S3 provider: it makes an
 // administrator in its IAM, then enforces IAM auth, so every later request
 // must be signed with keys made through it (adminCfg signs as the

@@ -29,16 +29,7 @@ import (
 
 var moto *mototest.Server
 
-func TestMain(m *testing.M) {
-	mototest.Run(m, func() (func(), error) {
-		var err error
-		moto, err = mototest.Start()
-		if err != nil {
-			return nil, err
-		}
-		return moto.Stop, nil
-	})
-}
+func TestMain(m *testing.M) { mototest.RunWithServer(m, &moto) }
 
 // checker accepts any keys unless told to refuse them.
 type checker struct {
