@@ -5,7 +5,9 @@ SHELL := /bin/bash
 GO ?= go
 GOARCH ?= arm64
 PORT ?= 3000
-FUNCTIONS := $(notdir $(wildcard functions/*))
+# FUNCTION_DIRS, not FUNCTIONS: make would export a FUNCTIONS given in the
+# environment with this value, and `FUNCTIONS=a,b make bench` would bench all.
+FUNCTION_DIRS := $(notdir $(wildcard functions/*))
 FUZZTIME ?= 10s
 BUILD_FLAGS := -trimpath -ldflags "-s -w" -tags lambda.norpc
 
@@ -14,7 +16,7 @@ BUILD_FLAGS := -trimpath -ldflags "-s -w" -tags lambda.norpc
 all: lint test
 
 ## build: every function to build/<function>/bootstrap (GOARCH=arm64 unless overridden)
-build: $(addprefix build/,$(addsuffix /bootstrap,$(FUNCTIONS)))
+build: $(addprefix build/,$(addsuffix /bootstrap,$(FUNCTION_DIRS)))
 
 build/%/bootstrap: FORCE
 	@mkdir -p $(dir $@)
