@@ -85,6 +85,7 @@ fuzz:
 lint:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt wants changes"; exit 1; }
 	$(GO) vet ./...
+	$(GO) vet -tags eventbridge,secretsmanager,sts ./infra/bench/sdkfloor
 	@if [ -f template.yaml ]; then cfn-lint template.yaml; fi
 
 ## deploy: sam build (each function through build-<LogicalId> below), then sam deploy (guided the first time)

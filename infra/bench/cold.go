@@ -120,7 +120,8 @@ func coldStarts(root string, moto *mototest.Server, n int) ([]FunctionFigures, F
 	}
 	env := []string{"AWS_ENDPOINT_URL=" + moto.URL, "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_REGION=us-east-1",
 		"TABLE_NAME=bench", "BACKUP_ENDPOINT_ALLOW_CIDRS=127.0.0.0/8", "AWS_LAMBDA_FUNCTION_TIMEOUT=60",
-		"BACKUP_ENGINE_PRINCIPALS=arn:aws:sts::123456789012:assumed-role/backup-engine/session"}
+		"BACKUP_ENGINE_PRINCIPALS=arn:aws:sts::123456789012:assumed-role/backup-engine/session",
+		"SDK_FLOOR_KEY=CRED#" + fixtureID, "SDK_FLOOR_SECRET=backup-credentials/" + fixtureID}
 	if extra := os.Getenv("FUNCTION_ENV"); extra != "" {
 		env = append(env, strings.Fields(extra)...)
 	}
@@ -130,9 +131,9 @@ func coldStarts(root string, moto *mototest.Server, n int) ([]FunctionFigures, F
 	}
 	// build builds a function for arm64 (for its size) and for this
 	// machine (to run it).
-	build := func(name, pkg string) (string, int64, error) {
+	build := func(name, pkg string, tags ...string) (string, int64, error) {
 		arm := filepath.Join(bin, "arm64", name, "bootstrap")
-		cmd := exec.Command("go", append(append([]string{"build"}, e2e.BuildFlags...), "-o", arm, pkg)...)
+		cmd := exec.Command("go", append(append([]string{"build"}, e2e.BuildFlags(tags...)...), "-o", arm, pkg)...)
 		cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return "", 0, fmt.Errorf("build %s for arm64: %v\n%s", name, err, out)
@@ -141,7 +142,7 @@ func coldStarts(root string, moto *mototest.Server, n int) ([]FunctionFigures, F
 		if err != nil {
 			return "", 0, err
 		}
-		bootstrap, err := e2e.Build(root, pkg, bin, name)
+		bootstrap, err := e2e.Build(root, pkg, bin, name, tags...)
 		return bootstrap, st.Size(), err
 	}
 	// start starts one cold and sends event as its first request, after
@@ -177,6 +178,7 @@ func coldStarts(root string, moto *mototest.Server, n int) ([]FunctionFigures, F
 		return nil, FunctionFigures{}, err
 	}
 	floor := FunctionFigures{Name: floorName, SizeBytes: floorSize}
+	sdkFloors := map[string]FunctionFigures{} // by the clients they link: built once, started beside each function
 	var out []FunctionFigures
 	only := strings.Split(os.Getenv("FUNCTIONS"), ",")
 	for _, d := range dirs {
@@ -191,27 +193,44 @@ func coldStarts(root string, moto *mototest.Server, n int) ([]FunctionFigures, F
 		if err != nil {
 			return nil, floor, err
 		}
-		// The floor starts n times right before the function does, so a
-		// drift of the machine's speed over the run moves both; each runs
-		// its starts back to back, as the other does.
-		f, beside := FunctionFigures{Name: d.Name(), SizeBytes: size}, FunctionFigures{Name: floorName}
-		for range n {
-			if err := start(&beside, floorBootstrap, []byte(`{}`)); err != nil {
+		clients, err := sdkClients(root, "./functions/"+d.Name())
+		if err != nil {
+			return nil, floor, err
+		}
+		sdk, built := sdkFloors[strings.Join(clients, ",")]
+		if !built {
+			sdk = FunctionFigures{Name: "SDK floor: " + strings.Join(clients, ", ")}
+			if sdk.bootstrap, sdk.SizeBytes, err = build("sdkfloor-"+strings.Join(clients, "-"), "./infra/bench/sdkfloor", clients[1:]...); err != nil {
 				return nil, floor, err
 			}
+			sdkFloors[strings.Join(clients, ",")] = sdk
 		}
-		for range n {
-			if err := start(&f, bootstrap, ev); err != nil {
-				return nil, floor, err
+		// The floor, then the SDK floor, start n times right before the
+		// function does, so a drift of the machine's speed over the run
+		// moves all three; each runs its starts back to back, as the others
+		// do.
+		f, beside := FunctionFigures{Name: d.Name(), SizeBytes: size, Clients: clients}, FunctionFigures{Name: floorName}
+		for _, s := range []struct {
+			figures   *FunctionFigures
+			bootstrap string
+			event     []byte
+		}{{&beside, floorBootstrap, []byte(`{}`)}, {&sdk, sdk.bootstrap, []byte(`{}`)}, {&f, bootstrap, ev}} {
+			for range n {
+				if err := start(s.figures, s.bootstrap, s.event); err != nil {
+					return nil, floor, err
+				}
 			}
 		}
+		sdk.summarize()
 		f.summarize()
-		f.FloorMedianMs = median(beside.InitMs)
-		f.VersusFloor = f.MedianMs / f.FloorMedianMs
+		sdk.FloorMedianMs, f.FloorMedianMs = median(beside.InitMs), median(beside.InitMs)
+		sdk.VersusFloor, f.VersusFloor = sdk.MedianMs/sdk.FloorMedianMs, f.MedianMs/f.FloorMedianMs
+		f.SDKFloor = &sdk
 		floor.merge(beside)
 		out = append(out, f)
-		log.Printf("  %s: init %.1f ms (floor beside it %.1f), first request %.1f ms (%.1f in %d AWS calls, %.1f in Go, %s), %d bytes",
-			f.Name, f.MedianMs, f.FloorMedianMs, f.FirstMedianMs, f.AWSMedianMs, f.FirstAWSCalls, f.GoMedianMs, f.FirstStatus, f.SizeBytes)
+		log.Printf("  %s: init %.1f ms (floor beside it %.1f, SDK floor %.1f), first request %.1f ms (%.1f in %d AWS calls, %.1f in Go "+
+			"(SDK floor %.1f in %d calls), %s), %d bytes", f.Name, f.MedianMs, f.FloorMedianMs, sdk.MedianMs, f.FirstMedianMs,
+			f.AWSMedianMs, f.FirstAWSCalls, f.GoMedianMs, sdk.GoMedianMs, sdk.FirstAWSCalls, f.FirstStatus, f.SizeBytes)
 	}
 	if len(out) == 0 {
 		return nil, floor, fmt.Errorf("no function named in FUNCTIONS=%s", os.Getenv("FUNCTIONS"))
@@ -222,6 +241,35 @@ func coldStarts(root string, moto *mototest.Server, n int) ([]FunctionFigures, F
 }
 
 const floorName = "hello-world (floor)"
+
+// sdkClientTags are the SDK clients the SDK floor can add to DynamoDB's,
+// by their build tags (the SDK's package names).
+var sdkClientTags = []string{"eventbridge", "secretsmanager", "sts"}
+
+// sdkClients names the AWS SDK service clients a package links, built with
+// tags: dynamodb, then the others sorted, as the SDK floor's build tags name
+// them.
+func sdkClients(root, pkg string, tags ...string) ([]string, error) {
+	cmd := exec.Command("go", "list", "-deps", "-tags", strings.Join(append([]string{"lambda.norpc"}, tags...), ","), pkg)
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list -deps %s: %w", pkg, err)
+	}
+	linked := []string{"dynamodb"}
+	for _, p := range strings.Fields(string(out)) {
+		name, ok := strings.CutPrefix(p, "github.com/aws/aws-sdk-go-v2/service/")
+		if !ok || strings.Contains(name, "/") || name == "dynamodb" {
+			continue
+		}
+		if !slices.Contains(sdkClientTags, name) {
+			return nil, fmt.Errorf("%s links the SDK's %s client, which infra/bench/sdkfloor cannot add yet", pkg, name)
+		}
+		linked = append(linked, name)
+	}
+	slices.Sort(linked[1:])
+	return linked, nil
+}
 
 var (
 	awsMsPattern    = regexp.MustCompile(`"awsMs":([0-9.]+)`)

@@ -19,14 +19,17 @@ import (
 	"time"
 )
 
-// BuildFlags are the flags every bootstrap is built with, as in the Makefile.
-var BuildFlags = []string{"-trimpath", "-ldflags", "-s -w", "-tags", "lambda.norpc"}
+// BuildFlags are the flags every bootstrap is built with, as in the Makefile,
+// with build tags added to lambda.norpc.
+func BuildFlags(tags ...string) []string {
+	return []string{"-trimpath", "-ldflags", "-s -w", "-tags", strings.Join(append([]string{"lambda.norpc"}, tags...), ",")}
+}
 
 // Build builds functions/<name> (or any package dir) for the host into
-// dir/<name>/bootstrap and returns its path.
-func Build(root, pkg, dir, name string) (string, error) {
+// dir/<name>/bootstrap, with BuildFlags(tags...), and returns its path.
+func Build(root, pkg, dir, name string, tags ...string) (string, error) {
 	out := filepath.Join(dir, name, "bootstrap")
-	args := append([]string{"build"}, BuildFlags...)
+	args := append([]string{"build"}, BuildFlags(tags...)...)
 	args = append(args, "-o", out, pkg)
 	cmd := exec.Command("go", args...)
 	cmd.Dir = root
