@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -80,19 +81,39 @@ func (f *fixture) scan(ctx context.Context) ([]map[string]types.AttributeValue, 
 	return out.Items, nil
 }
 
-// restore puts the table back as the fixture left it.
+// restore puts the table back as the fixture left it, writing only the
+// items a start changed: every write adds to the table's stream, which moto
+// keeps, and copies whole for each transaction (a run that rewrote the
+// fixture before each start grew moto past 24 GB).
 func (f *fixture) restore(ctx context.Context) error {
 	now, err := f.scan(ctx)
 	if err != nil {
 		return err
 	}
+	keyOf := func(it map[string]types.AttributeValue) string {
+		pk, _ := it["PK"].(*types.AttributeValueMemberS)
+		sk, _ := it["SK"].(*types.AttributeValueMemberS)
+		return pk.Value + "\x00" + sk.Value
+	}
+	want := map[string]map[string]types.AttributeValue{}
+	for _, it := range f.items {
+		want[keyOf(it)] = it
+	}
 	for _, it := range now {
+		k := keyOf(it)
+		if w, ok := want[k]; ok && reflect.DeepEqual(w, it) {
+			delete(want, k) // as the fixture left it
+			continue
+		}
+		if _, ok := want[k]; ok {
+			continue // put back below
+		}
 		if _, err := f.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(f.table),
 			Key: map[string]types.AttributeValue{"PK": it["PK"], "SK": it["SK"]}}); err != nil {
 			return err
 		}
 	}
-	for _, it := range f.items {
+	for _, it := range want {
 		if _, err := f.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(f.table), Item: it}); err != nil {
 			return err
 		}
@@ -148,7 +169,7 @@ func coldStarts(root string, moto *mototest.Server, n int) ([]FunctionFigures, F
 	// start starts one cold and sends event as its first request, after
 	// restoring the fixture it reads.
 	start := func(f *FunctionFigures, bootstrap string, event []byte) error {
-		if f.Name != floorName { // the floor reads nothing
+		if f.Name != floorName { // the floor reads nothing; a restore after a start that wrote nothing is one scan
 			if err := fx.restore(ctx); err != nil {
 				return err
 			}
