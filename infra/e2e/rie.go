@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -79,23 +80,42 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePorts returns two distinct ports free on 127.0.0.1 (both are held
+// until both are chosen, so the second cannot be the first again).
+var freePorts = func() (int, int, error) {
+	var ports [2]int
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, 0, err
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports[0], ports[1], nil
 }
 
+// errPortTaken is the emulator finding a port it was given taken.
+var errPortTaken = errors.New("emulator port taken")
+
 // Start runs bootstrap under the emulator with env added to this process's
-// environment.
+// environment. The emulator's ports are chosen free, but another process can
+// take one before the emulator binds it (outgoing connections draw their
+// ports from the same range): Start then tries other ports, five times in
+// all.
 func Start(rie, bootstrap string, env []string) (*Function, error) {
-	p1, err := freePort()
-	if err != nil {
-		return nil, err
+	var err error
+	for range 5 {
+		var f *Function
+		if f, err = start(rie, bootstrap, env); !errors.Is(err, errPortTaken) {
+			return f, err
+		}
 	}
-	p2, err := freePort()
+	return nil, err
+}
+
+func start(rie, bootstrap string, env []string) (*Function, error) {
+	p1, p2, err := freePorts()
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +134,10 @@ func Start(rie, bootstrap string, env []string) (*Function, error) {
 		if err == nil {
 			c.Close()
 			return f, nil
+		}
+		if strings.Contains(logs.String(), "address already in use") {
+			f.Stop()
+			return nil, fmt.Errorf("%w: %s", errPortTaken, logs.String())
 		}
 		if i > 200 {
 			f.Stop()
