@@ -100,13 +100,11 @@ func (f *fixture) restore(ctx context.Context) error {
 		want[keyOf(it)] = it
 	}
 	for _, it := range now {
-		k := keyOf(it)
-		if w, ok := want[k]; ok && reflect.DeepEqual(w, it) {
-			delete(want, k) // as the fixture left it
-			continue
-		}
-		if _, ok := want[k]; ok {
-			continue // put back below
+		if w, ok := want[keyOf(it)]; ok {
+			if reflect.DeepEqual(w, it) {
+				delete(want, keyOf(it)) // as the fixture left it
+			}
+			continue // else put back below
 		}
 		if _, err := f.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(f.table),
 			Key: map[string]types.AttributeValue{"PK": it["PK"], "SK": it["SK"]}}); err != nil {
@@ -199,7 +197,7 @@ func coldStarts(root string, moto *mototest.Server, n int) ([]FunctionFigures, F
 		return nil, FunctionFigures{}, err
 	}
 	floor := FunctionFigures{Name: floorName, SizeBytes: floorSize}
-	sdkFloors := map[string]FunctionFigures{} // by the clients they link: built once, started beside each function
+	sdkFloors := map[string]FunctionFigures{} // by build directory, one per set of clients: built once, started beside each function
 	var out []FunctionFigures
 	only := strings.Split(os.Getenv("FUNCTIONS"), ",")
 	for _, d := range dirs {
@@ -218,13 +216,14 @@ func coldStarts(root string, moto *mototest.Server, n int) ([]FunctionFigures, F
 		if err != nil {
 			return nil, floor, err
 		}
-		sdk, built := sdkFloors[strings.Join(clients, ",")]
+		dir := "sdkfloor-" + strings.Join(clients, "-")
+		sdk, built := sdkFloors[dir]
 		if !built {
 			sdk = FunctionFigures{Name: "SDK floor: " + strings.Join(clients, ", ")}
-			if sdk.bootstrap, sdk.SizeBytes, err = build("sdkfloor-"+strings.Join(clients, "-"), "./infra/bench/sdkfloor", clients[1:]...); err != nil {
+			if sdk.bootstrap, sdk.SizeBytes, err = build(dir, "./infra/bench/sdkfloor", clients[1:]...); err != nil {
 				return nil, floor, err
 			}
-			sdkFloors[strings.Join(clients, ",")] = sdk
+			sdkFloors[dir] = sdk
 		}
 		// The floor, then the SDK floor, start n times right before the
 		// function does, so a drift of the machine's speed over the run
