@@ -75,9 +75,9 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	}
 	provider := []string{"http://host.docker.internal:5000", moto.URL}
 	id := "bc_00000000000000000000000000"
-	invoke := func(name string, want int) map[string]any {
+	invoke := func(name string, want int, replace ...string) map[string]any {
 		t.Helper()
-		ev, err := Event(root, name, id, provider...)
+		ev, err := Event(root, name, id, append(slices.Clone(provider), replace...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +98,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 				t.Fatalf("%s: body %q", name, r.Body)
 			}
 		}
-		if strings.Contains(r.Body, "example-secret-for-an-emulator") != (name == "backup-target" && want == 200) {
+		if strings.Contains(r.Body, "example-secret-for-an-emulator") != (name == "backup-target" && want == 200 && body["organizationId"] == "org-1") {
 			t.Errorf("%s: the secret key in its answer is %v, want it only in the backup engine's 200", name, !(name == "backup-target" && want == 200))
 		}
 		return body
@@ -119,15 +119,31 @@ func TestFunctionsUnderRIE(t *testing.T) {
 		t.Errorf("delete locked = %v", got)
 	}
 	invoke("unlock", 200)
+	// org-2 associates its own p-1 first: another project, which neither
+	// blocks nor receives org-1's.
+	inOrg2 := []string{`\"organizationId\": \"org-1\"`, `\"organizationId\": \"org-2\"`, "example-secret-for-an-emulator", "org-2-secret"}
+	org2 := invoke("create", 201, inOrg2...)["id"].(string)
+	mine := id
+	id = org2
 	invoke("associate-project", 200)
-	// The backup engine gets the project's credential, with its secret, until
-	// it is locked.
-	if got := invoke("backup-target", 200); got["credentialId"] != id || got["secretAccessKey"] == "" {
+	id = mine
+	invoke("associate-project", 200)
+	// The backup engine gets the organization's project's credential, with
+	// its secret, until it is locked; then restores still get it, read-only.
+	if got := invoke("backup-target", 200); got["credentialId"] != id || got["secretAccessKey"] == "" || got["mode"] != "read-write" {
 		t.Errorf("backup-target = %v", got)
+	}
+	toOrg2 := []string{"/organizations/org-1/", "/organizations/org-2/", `"organizationId": "org-1"`, `"organizationId": "org-2"`} // path and path parameter
+	if got := invoke("backup-target", 200, toOrg2...); got["credentialId"] != org2 || got["secretAccessKey"] != "org-2-secret" {
+		t.Errorf("org-2's p-1 = %v", got)
 	}
 	invoke("lock", 200)
 	if got := invoke("backup-target", 409); got["code"] != "locked" {
 		t.Errorf("backup-target of a locked credential = %v", got)
+	}
+	restore := []string{`"rawQueryString": ""`, `"rawQueryString": "purpose=restore", "queryStringParameters": {"purpose": "restore"}`}
+	if got := invoke("backup-target", 200, restore...); got["mode"] != "read-only" || got["secretAccessKey"] == "" {
+		t.Errorf("backup-target of a locked credential for a restore = %v", got)
 	}
 	invoke("unlock", 200)
 	if got := invoke("delete", 409); got["code"] != "in_use" {
@@ -171,7 +187,8 @@ func TestFunctionsUnderRIE(t *testing.T) {
 			t.Errorf("an event carries the secret key: %v", e)
 		}
 	}
-	want := []string{backup.EventCreated, backup.EventDefaultChanged, backup.EventLocked, backup.EventUnlocked, backup.EventProjectAssociated,
+	want := []string{backup.EventCreated, backup.EventDefaultChanged, backup.EventLocked, backup.EventUnlocked,
+		backup.EventCreated, backup.EventProjectAssociated, backup.EventProjectAssociated, // org-2's credential and p-1, then org-1's p-1
 		backup.EventLocked, backup.EventUnlocked, backup.EventProjectDissociated, backup.EventUpdated, backup.EventDeleted,
 		backup.EventLocked} // the last from events/publish-changes.json
 	if !slices.Equal(types, want) {

@@ -8,7 +8,7 @@
 //	local-api token         print a token for the local API
 //	local-api health-check  run the health check once against AWS_ENDPOINT_URL_* storage
 //	local-api create-table  create the table at AWS_ENDPOINT_URL_* (for sam local)
-//	local-api migrate       move project pointers of a table written before project IDs became platform-wide
+//	local-api migrate       move the projects of a table written before they were keyed by their organization
 package main
 
 import (
@@ -361,8 +361,9 @@ func healthCheckOnce(ctx context.Context) error {
 	return err
 }
 
-// migrate moves the project pointers of a table written before project IDs
-// became platform-wide (TABLE_NAME, at AWS_ENDPOINT_URL_* or AWS itself).
+// migrate moves the projects of a table written before a project was keyed
+// by its organization and held in items of its own (TABLE_NAME, at
+// AWS_ENDPOINT_URL_* or AWS itself).
 func migrate(ctx context.Context) error {
 	cfg, err := app.Load(os.LookupEnv, "")
 	if err != nil {
@@ -375,10 +376,10 @@ func migrate(ctx context.Context) error {
 	if err := answers(cfg.Endpoint("DYNAMODB")); err != nil {
 		return err
 	}
-	moved, conflicts, err := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table).MigrateProjectKeys(ctx)
-	slog.Info("project pointers migrated", "table", cfg.Table, "moved", moved, "conflicts", len(conflicts))
-	for _, c := range conflicts {
-		slog.Warn("project pointer left in place", "why", c)
+	moved, left, err := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table).MigrateProjects(ctx)
+	slog.Info("projects migrated", "table", cfg.Table, "moved", moved, "leftInPlace", len(left))
+	for _, why := range left {
+		slog.Warn("project left in place", "why", why)
 	}
 	return err
 }

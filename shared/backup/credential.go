@@ -111,6 +111,9 @@ type HistoryEntry struct {
 	ByID   string   `json:"byId"`
 	Action string   `json:"action"`
 	Fields []string `json:"fields"`
+	// Project is the project an association or dissociation moved: its
+	// change event names it.
+	Project *Project `json:"-"`
 }
 
 // An Organization summarizes one of the caller's organizations.
@@ -175,5 +178,8 @@ type BackupTarget struct {
 	SecretAccessKey string  `json:"secretAccessKey"`
 	SessionToken    *string `json:"sessionToken"`
 	ExpiresAt       *string `json:"expiresAt"`
-	Health          Health  `json:"health"`
+	// Mode is ModeReadWrite, or ModeReadOnly for a restore with a locked
+	// credential.
+	Mode   string `json:"mode"`
+	Health Health `json:"health"`
 }

@@ -19,9 +19,6 @@ const (
 	EAlreadyLocked      = "already_locked"
 	EAlreadyUnlocked    = "already_unlocked"
 	ENameTaken          = "name_taken"
-	// EProjectInOtherOrganization: the project is associated with a
-	// credential of another organization.
-	EProjectInOtherOrganization = "project_in_other_organization"
 	// EQuotaExceeded: the write would pass a limit (credentials per
 	// organization, projects per credential).
 	EQuotaExceeded      = "quota_exceeded"

@@ -60,12 +60,12 @@ type Store interface {
 	// position of the next page ("" on the last). It returns ENotFound, or
 	// EInvalid for a position it did not make.
 	History(ctx context.Context, id string, orgs []string, limit int, after string) ([]HistoryEntry, string, error)
-	// ResolveProject returns the credential a project is associated with,
-	// whatever its organization, or ENotFound.
-	ResolveProject(ctx context.Context, projectID string) (*Credential, error)
+	// ResolveProject returns the credential an organization's project is
+	// associated with, never one of another organization, or ENotFound.
+	ResolveProject(ctx context.Context, org, projectID string) (*Credential, error)
 	// RecordUse records that the backup engine resolved c at the given time,
-	// provided it is still unlocked and has the same keys: no version, no
-	// history. It returns ELocked, ENotFound or EPrecondition (keys changed).
+	// at most every few minutes: no version, no history, no change event.
+	// Its failure is the caller's to log, not to answer.
 	RecordUse(ctx context.Context, c *Credential, at time.Time) error
 	// Organizations summarizes the given organizations, in their order,
 	// each with its external ID (made the first time it is needed).
@@ -746,42 +746,58 @@ func (s *Service) History(ctx context.Context, caller Caller, id string, limit i
 	return entries, next, nil
 }
 
-// BackupTarget resolves a project's credential for the backup engine, with
-// its secret key read by the version the metadata names. A locked
-// credential is ELocked, and its secret is not read; the use is recorded
-// only while the credential is still unlocked with the keys read, so a lock
-// racing a resolution wins. It returns EForbidden (not the backup engine),
-// ENotFound, ELocked or EUnavailable.
-func (s *Service) BackupTarget(ctx context.Context, caller Caller, projectID string) (*BackupTarget, error) {
+// Purposes of a backup target, and the modes it answers: a lock stops
+// backups, not restores.
+const (
+	PurposeBackup  = "backup"
+	PurposeRestore = "restore"
+	ModeReadWrite  = "read-write"
+	ModeReadOnly   = "read-only"
+)
+
+// BackupTarget resolves an organization's project's credential for the
+// backup engine, with its secret key read by the version the metadata
+// names, for a backup (the default) or a restore. A locked credential is
+// ELocked for a backup, and its secret is not read; for a restore it is
+// answered read-only. The use is recorded at most every few minutes, and a
+// failure to record it never fails the answer. It returns EForbidden (not
+// the backup engine), EInvalid (purpose), ENotFound, ELocked or
+// EUnavailable.
+func (s *Service) BackupTarget(ctx context.Context, caller Caller, org, projectID, purpose string) (*BackupTarget, error) {
 	if caller.Role != RoleBackupEngine {
 		return nil, Errorf(EForbidden, "Only the backup engine may resolve a project's credential.")
 	}
-	if !ValidProjectID(projectID) {
-		return nil, Errorf(ENotFound, "No backup credential is associated with project %q.", truncate(projectID, 64))
+	switch purpose {
+	case "":
+		purpose = PurposeBackup
+	case PurposeBackup, PurposeRestore:
+	default:
+		return nil, &Error{Code: EInvalid, Message: "The query parameter purpose is not valid.",
+			Fields: []FieldError{{Field: "purpose", Message: `must be "backup" or "restore"`}}}
 	}
-	for attempt := 0; ; attempt++ {
-		c, err := s.Store.ResolveProject(ctx, projectID)
-		if err != nil {
-			return nil, err
-		}
-		if c.IsLocked {
-			return nil, lockedForBackup()
-		}
-		t := &BackupTarget{CredentialID: c.ID, OrganizationID: c.OrganizationID, Name: c.Name, Endpoint: c.Endpoint,
-			Region: c.Region, CACertificate: c.CACertificate, AuthType: c.AuthType, Health: c.Health}
-		if err := s.targetKeys(ctx, c, t); err != nil {
-			return nil, err
-		}
-		switch err := s.Store.RecordUse(ctx, c, s.now()); {
-		case ErrorCode(err) == ELocked:
-			return nil, lockedForBackup()
-		case ErrorCode(err) == EPrecondition && attempt < 2:
-			continue // the keys changed meanwhile: resolve again
-		case err != nil:
-			return nil, err
-		}
-		return t, nil
+	if !ValidOrganizationID(org) || !ValidProjectID(projectID) {
+		return nil, Errorf(ENotFound, "No backup credential of organization %q is associated with project %q.", truncate(org, 64), truncate(projectID, 64))
 	}
+	c, err := s.Store.ResolveProject(ctx, org, projectID)
+	if err != nil {
+		return nil, err
+	}
+	mode := ModeReadWrite
+	if c.IsLocked {
+		if purpose == PurposeBackup {
+			return nil, Errorf(ELocked, "Backup is disabled: the credential is locked.")
+		}
+		mode = ModeReadOnly
+	}
+	t := &BackupTarget{CredentialID: c.ID, OrganizationID: c.OrganizationID, Name: c.Name, Endpoint: c.Endpoint,
+		Region: c.Region, CACertificate: c.CACertificate, AuthType: c.AuthType, Mode: mode, Health: c.Health}
+	if err := s.targetKeys(ctx, c, t); err != nil {
+		return nil, err
+	}
+	if err := s.Store.RecordUse(context.WithoutCancel(ctx), c, s.now()); err != nil {
+		s.logger().ErrorContext(ctx, "record the backup engine's use; the answer stands", "credentialId", c.ID, "error", err)
+	}
+	return t, nil
 }
 
 // targetKeys gives a backup target its keys: the stored ones, read by the
@@ -806,10 +822,6 @@ func (s *Service) targetKeys(ctx context.Context, c *Credential, t *BackupTarget
 	expires := creds.Expires.UTC().Format(time.RFC3339)
 	t.AccessKeyID, t.SecretAccessKey, t.SessionToken, t.ExpiresAt = creds.AccessKeyID, creds.SecretAccessKey, &creds.SessionToken, &expires
 	return nil
-}
-
-func lockedForBackup() error {
-	return Errorf(ELocked, "Backup is disabled: the credential is locked.")
 }
 
 // Organizations summarizes the caller's organizations.

@@ -199,6 +199,11 @@ func checkCABundle(text string) error {
 	return nil
 }
 
+// ValidOrganizationID reports whether id may name an organization.
+func ValidOrganizationID(id string) bool {
+	return token(id, 128, "._:-")
+}
+
 // ValidProjectID reports whether id may name a project.
 func ValidProjectID(id string) bool {
 	return token(id, 128, "._:-")
@@ -208,7 +213,7 @@ func ValidProjectID(id string) bool {
 // fault.
 func (in *CreateInput) Validate() error {
 	var f fieldErrors
-	if !token(in.OrganizationID, 128, "._:-") {
+	if !ValidOrganizationID(in.OrganizationID) {
 		f.add("organizationId", "is required and must be an organization ID")
 	}
 	f.name(in.Name)
@@ -223,7 +228,7 @@ func (in *CreateInput) Validate() error {
 func (in *KeysInput) Validate() error {
 	var f fieldErrors
 	f.auth(in.AuthType, in.AccessKeyID, in.SecretKey, in.RoleARN, in.Endpoint, in.CACertificate)
-	if in.AuthType == AuthRole && !token(in.OrganizationID, 128, "._:-") {
+	if in.AuthType == AuthRole && !ValidOrganizationID(in.OrganizationID) {
 		f.add("organizationId", "is required for a role: the role is checked with the organization's external ID")
 	}
 	f.endpoint(in.Endpoint)

@@ -40,14 +40,26 @@ func BenchmarkCredentialFrom(b *testing.B) {
 	}
 }
 
+// TestItemRoundTrip: a credential item holds the credential without its
+// projects, which are items of their own that attach adds.
 func TestItemRoundTrip(t *testing.T) {
 	c := sample()
-	got, err := credentialFrom(credentialItem(c))
+	it := credentialItem(c)
+	if _, ok := it["projects"]; ok {
+		t.Errorf("the credential item holds its projects: %v", it["projects"])
+	}
+	got, err := credentialFrom(it)
 	if err != nil {
 		t.Fatal(err)
 	}
+	attach(got, []item{
+		marshal(associationRecord{PK: "CRED#" + c.ID, SK: "#PROJ#p-2", Name: "blog"}),
+		marshal(associationRecord{PK: "CRED#" + c.ID, SK: "#PROJ#p-1", Name: "shop"}),
+		{attrPK: s("CRED#" + c.ID), attrSK: s("#USE"), "lastUsedAt": s("2026-11-25T11:00:00Z")},
+	})
 	if got.Name != c.Name || got.Version != c.Version || len(got.Projects) != 2 || got.Projects[0].Name != "shop" ||
-		!got.Health.CheckedAt.Equal(*c.Health.CheckedAt) || got.SecretVersion != "v1" || got.CACertificate != nil {
+		!got.Health.CheckedAt.Equal(*c.Health.CheckedAt) || got.SecretVersion != "v1" || got.CACertificate != nil ||
+		got.LastUsedAt == nil || got.LastUsedAt.Hour() != 11 {
 		t.Errorf("round trip = %+v", got)
 	}
 }

@@ -17,14 +17,15 @@ import (
 func (st *Store) MakeDefault(ctx context.Context, id string, orgs []string, e backup.HistoryEntry) (*backup.Credential, error) {
 	var result *backup.Credential
 	err := st.optimistic(ctx, "make default "+id, func() error {
-		credItem, orgItems, err := st.readWith(ctx, id, orgs, orgKey)
-		if err != nil {
-			return failed("make default "+id, err)
+		keys := make([]item, len(orgs))
+		for i, o := range orgs {
+			keys[i] = orgKey(o)
 		}
-		c, err := visible(credItem, id, orgs)
+		sc, orgItems, err := st.readCredentialWith(ctx, id, orgs, keys...)
 		if err != nil {
 			return err
 		}
+		c := sc.Credential
 		if c.IsDefault {
 			result = c
 			return nil
@@ -32,7 +33,7 @@ func (st *Store) MakeDefault(ctx context.Context, id string, orgs []string, e ba
 		if c.IsLocked {
 			return backup.Errorf(backup.ELocked, "The credential is locked; unlock it to make it the default.")
 		}
-		prev := getS(orgItems["ORG#"+c.OrganizationID], "defaultCredentialId")
+		prev := getS(itemAt(orgItems, orgKey(c.OrganizationID)), "defaultCredentialId")
 		def := expression.Name("defaultCredentialId")
 		// No default: the attribute is absent ("" in items written before).
 		orgCond := expression.Or(def.AttributeNotExists(), def.Equal(expression.Value("")))

@@ -1,12 +1,12 @@
 package dynamo
 
 import (
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/acme/backup-credentials/shared/backup"
 )
@@ -18,7 +18,10 @@ import (
 //     (its version moved: the images tell which change and what it changed),
 //     a health result whose status moved;
 //   - a deletion's history entry: the credential item is gone, and only the
-//     entry says who deleted it and at which version.
+//     entry says who deleted it and at which version;
+//   - the history entry of a project's association or dissociation: the
+//     project is an item of its own, and the entry names it, who moved it
+//     and the credential's version after the move.
 //
 // The same images always make the same event, eventId included, so a
 // redelivered stream record makes a duplicate a consumer can drop.
@@ -34,18 +37,44 @@ func EventOf(old, new item) (*backup.Event, error) {
 	switch {
 	case new != nil && getS(new, attrSK) == "CRED":
 		return credentialEvent(old, new)
-	case old == nil && new != nil && strings.HasPrefix(getS(new, attrSK), histPrefix) && getS(new, "action") == backup.ActionDeleted:
-		e, err := entryFrom(new)
-		if err != nil {
-			return nil, err
-		}
-		id := strings.TrimPrefix(getS(new, attrPK), "CRED#")
-		v := getN(new, "version")
-		return &backup.Event{DetailType: backup.EventDeleted, ID: eventID(id, v, "deleted"), CredentialID: id,
-			OrganizationID: getS(new, "organizationId"), Version: v, At: e.At, By: e.By, ByID: e.ByID,
-			Fields: []string{}, Changes: map[string]any{}}, nil
+	case old == nil && new != nil && strings.HasPrefix(getS(new, attrSK), histPrefix):
+		return entryEvent(new)
 	}
 	return nil, nil
+}
+
+// entryEvent announces a history entry that is a change's only record: a
+// deletion, or a project's move (which carries the project).
+func entryEvent(it item) (*backup.Event, error) {
+	var detailType, what string
+	switch getS(it, "action") {
+	case backup.ActionDeleted:
+		detailType, what = backup.EventDeleted, "deleted"
+	case backup.ActionProjectAssociated:
+		detailType, what = backup.EventProjectAssociated, "changed"
+	case backup.ActionProjectDissociated:
+		detailType, what = backup.EventProjectDissociated, "changed"
+	default:
+		return nil, nil
+	}
+	e, err := entryFrom(it)
+	if err != nil {
+		return nil, err
+	}
+	id := strings.TrimPrefix(getS(it, attrPK), "CRED#")
+	v := getN(it, "version")
+	ev := &backup.Event{DetailType: detailType, ID: eventID(id, v, what), CredentialID: id,
+		OrganizationID: getS(it, "organizationId"), Version: v, At: e.At, By: e.By, ByID: e.ByID,
+		Fields: []string{}, Changes: map[string]any{}}
+	if what == "changed" {
+		p, _ := it["project"].(*types.AttributeValueMemberM)
+		if p == nil {
+			return nil, nil // written before entries named their project
+		}
+		ev.Fields = []string{"projects"}
+		ev.Changes = map[string]any{"project": backup.Project{ID: getS(p.Value, "id"), Name: getS(p.Value, "name")}}
+	}
+	return ev, nil
 }
 
 // eventID names a change of credential id at version v.
@@ -109,34 +138,14 @@ func credentialEvent(old, new item) (*backup.Event, error) {
 	case was.IsDefault != c.IsDefault:
 		ev.DetailType = backup.EventDefaultChanged
 		ev.Fields, ev.Changes = []string{"isDefault"}, map[string]any{"isDefault": c.IsDefault}
-	case !slices.Equal(was.Projects, c.Projects):
-		ev.DetailType = backup.EventProjectAssociated
-		p, gone := projectMoved(was.Projects, c.Projects)
-		if gone {
-			ev.DetailType = backup.EventProjectDissociated
-		}
-		ev.Fields, ev.Changes = []string{"projects"}, map[string]any{"project": p}
 	default:
 		ev.DetailType = backup.EventUpdated
 		ev.Fields, ev.Changes = updated(old, new, was, c)
+		if len(ev.Fields) == 0 {
+			return nil, nil // a project's move: its history entry announces it
+		}
 	}
 	return ev, nil
-}
-
-// projectMoved returns the project that one change added, renamed or
-// removed (gone), comparing two sorted lists.
-func projectMoved(before, after []backup.Project) (p backup.Project, gone bool) {
-	for _, a := range after {
-		if !slices.Contains(before, a) {
-			return a, false
-		}
-	}
-	for _, b := range before {
-		if !slices.ContainsFunc(after, func(a backup.Project) bool { return a.ID == b.ID }) {
-			return b, true
-		}
-	}
-	return backup.Project{}, false
 }
 
 // updated names the fields an update changed, with the new values of those

@@ -22,8 +22,9 @@ import (
 // A credential's history is one item per change, beside the credential item
 // in its partition (PK CRED#<id>), written by the transaction of the change
 // it records. Sort keys count down from the newest, so a Query of the
-// partition reads the credential ("CRED") first and then the newest
-// entries: one call answers a page and proves the credential visible. The
+// partition from the credential ("CRED") on reads it first and then the
+// newest entries: one call answers a page and proves the credential
+// visible. The
 // credential item stays the same size however long its history grows.
 //
 // Items written before history moved out of the credential item keep their
@@ -49,7 +50,7 @@ func (st *Store) historyPut(id, org string, version int64, e backup.HistoryEntry
 		fields = []string{}
 	}
 	return st.put(marshal(historyRecord{PK: "CRED#" + id, SK: histSK(time.Now()), OrganizationID: org,
-		At: timeString(e.At), By: e.By, ByID: e.ByID, Action: e.Action, Fields: fields, Version: version}), absent)
+		At: timeString(e.At), By: e.By, ByID: e.ByID, Action: e.Action, Fields: fields, Version: version, Project: projectRecordOf(e.Project)}), absent)
 }
 
 // historyRecord is one history entry's item.
@@ -63,6 +64,21 @@ type historyRecord struct {
 	Action         string   `dynamodbav:"action"`
 	Fields         []string `dynamodbav:"fields"`
 	Version        int64    `dynamodbav:"version,omitempty"`
+	// Project is the project an association or dissociation moved.
+	Project *projectRecord `dynamodbav:"project,omitempty"`
+}
+
+// projectRecord is a project as a history entry names it.
+type projectRecord struct {
+	ID   string `dynamodbav:"id"`
+	Name string `dynamodbav:"name"`
+}
+
+func projectRecordOf(p *backup.Project) *projectRecord {
+	if p == nil {
+		return nil
+	}
+	return &projectRecord{ID: p.ID, Name: p.Name}
 }
 
 // entryFrom reads one history entry, an item or a legacy list element.
@@ -116,12 +132,16 @@ func (st *Store) History(ctx context.Context, id string, orgs []string, limit in
 	)
 	switch {
 	case after == "" || after[0] == 'H':
-		cond := expression.Key(attrPK).Equal(expression.Value("CRED#" + id))
+		// The credential's projects and last use sort before it: start at
+		// the credential.
+		cond := expression.Key(attrPK).Equal(expression.Value("CRED#" + id)).
+			And(expression.Key(attrSK).GreaterThanEqual(expression.Value("CRED")))
 		if after != "" {
 			if !strings.HasPrefix(after[1:], histPrefix) {
 				return nil, "", badPosition()
 			}
-			cond = cond.And(expression.Key(attrSK).GreaterThan(expression.Value(after[1:])))
+			cond = expression.Key(attrPK).Equal(expression.Value("CRED#" + id)).
+				And(expression.Key(attrSK).GreaterThan(expression.Value(after[1:])))
 		}
 		// First page: the credential, then limit+1 entries to know if more
 		// follow.

@@ -36,10 +36,38 @@ func credKey(id string) item      { return key("CRED#"+id, "CRED") }
 func nameKey(org, nk string) item { return key("NAME#"+org+"#"+nk, "NAME") }
 func orgKey(org string) item      { return key("ORG#"+org, "ORG") }
 
-// projectKey keys a project's pointer to its credential. Project IDs are
-// platform-wide, so the key has no organization: the item names it, and a
-// project of one organization never reaches a credential of another.
-func projectKey(pid string) item { return key("PROJ#"+pid, "PROJ") }
+// A project is its organization's: the same ID in two organizations is two
+// projects. Its pointer to its credential is keyed by both, in the
+// organization's partition, so no organization can name, claim or redirect
+// another's project.
+func projectKey(org, pid string) item { return key("ORG#"+org, projectPrefix+pid) }
+
+// A credential's partition holds, besides the credential ("CRED") and its
+// history ("HIST#..."), what hangs off it: one item per associated project
+// and one for its last use. Their sort keys begin with "#", which sorts
+// before "CRED", so one Query (SK between "#" and "CRED") reads the
+// credential with all of it, and a history Query that starts at "CRED"
+// never meets them.
+const (
+	attachedPrefix = "#"
+	projectPrefix  = "PROJ#"
+)
+
+// associationKey keys a project's entry in its credential's partition.
+func associationKey(id, pid string) item { return key("CRED#"+id, attachedPrefix+projectPrefix+pid) }
+
+// useKey keys the record of when the backup engine last resolved a
+// credential: an item of its own, so recording a use never rewrites the
+// credential (nor makes a stream record the publisher reads).
+func useKey(id string) item { return key("CRED#"+id, attachedPrefix+"USE") }
+
+// legacyProjectKeys are the keys a project's pointer had before it was
+// keyed by its organization: PROJ#<project ID> (naming its organization)
+// and, before that, PROJ#<org>#<project ID>. Tables not migrated yet still
+// hold them; reads follow them and writes remove them.
+func legacyProjectKeys(org, pid string) []item {
+	return []item{key("PROJ#"+pid, "PROJ"), key("PROJ#"+org+"#"+pid, "PROJ")}
+}
 func sortKey(c *backup.Credential) string {
 	return backup.NameKey(c.Name) + sortSep + c.ID
 }
@@ -57,18 +85,20 @@ func searchText(c *backup.Credential) string {
 
 // credentialRecord is a credential's item.
 type credentialRecord struct {
-	PK             string            `dynamodbav:"PK"`
-	SK             string            `dynamodbav:"SK"`
-	ID             string            `dynamodbav:"id"`
-	OrganizationID string            `dynamodbav:"organizationId"`
-	IsDefault      bool              `dynamodbav:"isDefault"`
-	IsLocked       bool              `dynamodbav:"isLocked"`
-	Projects       map[string]string `dynamodbav:"projects"` // project ID -> name
-	ProjectCount   int64             `dynamodbav:"projectCount"`
-	CreatedAt      string            `dynamodbav:"createdAt"`
-	CreatedBy      string            `dynamodbav:"createdBy"`
-	GSI1PK         string            `dynamodbav:"gsi1pk"`
-	LastUsedAt     string            `dynamodbav:"lastUsedAt,omitempty"`
+	PK             string `dynamodbav:"PK"`
+	SK             string `dynamodbav:"SK"`
+	ID             string `dynamodbav:"id"`
+	OrganizationID string `dynamodbav:"organizationId"`
+	IsDefault      bool   `dynamodbav:"isDefault"`
+	IsLocked       bool   `dynamodbav:"isLocked"`
+	// Projects is the project map of items written before projects became
+	// items of their own (project ID -> name); make migrate moves it out.
+	Projects     map[string]string `dynamodbav:"projects,omitempty"`
+	ProjectCount int64             `dynamodbav:"projectCount"`
+	CreatedAt    string            `dynamodbav:"createdAt"`
+	CreatedBy    string            `dynamodbav:"createdBy"`
+	GSI1PK       string            `dynamodbav:"gsi1pk"`
+	LastUsedAt   string            `dynamodbav:"lastUsedAt,omitempty"`
 	// RotationDueFor is the keysChangedAt whose crossing of the rotation age
 	// was announced.
 	RotationDueFor string `dynamodbav:"rotationDueFor,omitempty"`
@@ -134,15 +164,12 @@ func marshal(v any) item {
 	return it
 }
 
-// credentialItem is the whole item of a new credential.
+// credentialItem is the whole item of a new credential, which has no
+// projects yet.
 func credentialItem(c *backup.Credential) item {
-	r := credentialRecord{PK: "CRED#" + c.ID, SK: "CRED", ID: c.ID, OrganizationID: c.OrganizationID,
-		IsDefault: c.IsDefault, IsLocked: c.IsLocked, Projects: map[string]string{}, ProjectCount: int64(len(c.Projects)),
-		CreatedAt: timeString(c.CreatedAt), CreatedBy: c.CreatedBy, GSI1PK: "ORG#" + c.OrganizationID, mutableRecord: mutableOf(c)}
-	for _, p := range c.Projects {
-		r.Projects[p.ID] = p.Name
-	}
-	return marshal(r)
+	return marshal(credentialRecord{PK: "CRED#" + c.ID, SK: "CRED", ID: c.ID, OrganizationID: c.OrganizationID,
+		IsDefault: c.IsDefault, IsLocked: c.IsLocked, CreatedAt: timeString(c.CreatedAt), CreatedBy: c.CreatedBy,
+		GSI1PK: "ORG#" + c.OrganizationID, mutableRecord: mutableOf(c)})
 }
 
 // mutableAttrs are the attributes an update may replace (no s3CaCertificate
@@ -232,6 +259,49 @@ func credentialFrom(it item) (*backup.Credential, error) {
 	}
 	readAuth(c, r.RoleARN, r.KeysChangedAt, r.RotationDueFor)
 	return c, nil
+}
+
+// attach adds to a credential what hangs off it in its partition: its
+// projects (beside those of a legacy project map) and its last use.
+func attach(c *backup.Credential, attached []item) {
+	for _, it := range attached {
+		sk := getS(it, attrSK)
+		switch {
+		case strings.HasPrefix(sk, attachedPrefix+projectPrefix):
+			id := strings.TrimPrefix(sk, attachedPrefix+projectPrefix)
+			if !slices.ContainsFunc(c.Projects, func(p backup.Project) bool { return p.ID == id }) {
+				c.Projects = append(c.Projects, backup.Project{ID: id, Name: getS(it, "name")})
+			}
+		case sk == attachedPrefix+"USE":
+			if at, err := time.Parse(time.RFC3339, getS(it, "lastUsedAt")); err == nil && (c.LastUsedAt == nil || at.After(*c.LastUsedAt)) {
+				c.LastUsedAt = &at
+			}
+		}
+	}
+	sort.Slice(c.Projects, func(i, j int) bool { return c.Projects[i].ID < c.Projects[j].ID })
+}
+
+// legacyProjects returns the IDs in the project map of a credential item
+// written before projects became items of their own.
+func legacyProjects(it item) map[string]bool {
+	m, _ := it["projects"].(*types.AttributeValueMemberM)
+	if m == nil {
+		return nil
+	}
+	out := map[string]bool{}
+	for id := range m.Value {
+		if id != "$" {
+			out[id] = true
+		}
+	}
+	return out
+}
+
+// associationRecord is a project's item in its credential's partition.
+type associationRecord struct {
+	PK   string `dynamodbav:"PK"`
+	SK   string `dynamodbav:"SK"`
+	Name string `dynamodbav:"name"`
 }
 
 // readAuth reads how a credential authenticates: a role when it has a role

@@ -19,6 +19,73 @@ import (
 // caller of several organizations waits for one round trip, not one per
 // organization; what a full page leaves unread is dropped.
 func (st *Store) ListCredentials(ctx context.Context, q backup.ListQuery) (*backup.ListPage, error) {
+	page, err := st.listPage(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.attachAll(ctx, page.Items); err != nil {
+		return nil, failed("list the projects of credentials", err)
+	}
+	return page, nil
+}
+
+// attachReads bounds the reads of credentials' projects in flight for one
+// list page.
+const attachReads = 8
+
+// attachAll reads what hangs off each credential of a page (its projects
+// and last use), eventually consistent as the list index is, a few
+// credentials at a time.
+func (st *Store) attachAll(ctx context.Context, cs []*backup.Credential) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	slots := make(chan struct{}, attachReads)
+	errs := make(chan error, len(cs))
+	for _, c := range cs {
+		go func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			attached, err := st.attached(ctx, c.ID)
+			if err == nil {
+				attach(c, attached)
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range cs {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+			cancel()
+		}
+	}
+	return first
+}
+
+// attached reads the items hanging off a credential: its projects and its
+// last use.
+func (st *Store) attached(ctx context.Context, id string) ([]item, error) {
+	ex := build(expression.NewBuilder().WithKeyCondition(expression.Key(attrPK).Equal(expression.Value("CRED#" + id)).
+		And(expression.KeyBeginsWith(expression.Key(attrSK), attachedPrefix))).
+		WithProjection(names(attrSK, "name", "lastUsedAt")))
+	in := &dynamodb.QueryInput{TableName: st.table, KeyConditionExpression: ex.KeyCondition(), ProjectionExpression: ex.Projection(),
+		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values()}
+	var out []item
+	for {
+		page, err := st.api.Query(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Items...)
+		if page.LastEvaluatedKey == nil {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// listPage reads a page of credentials from the list index.
+func (st *Store) listPage(ctx context.Context, q backup.ListQuery) (*backup.ListPage, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // a full page stops the queries it does not need
 	page := &backup.ListPage{Items: []*backup.Credential{}}

@@ -58,7 +58,7 @@ func TestListGoesOnPastPagesWithoutMatches(t *testing.T) {
 	}
 	api := &pagedQuery{items: items}
 	st := New(api, "t")
-	page, err := st.ListCredentials(context.Background(), backup.ListQuery{Organizations: []string{"org-1"}, Search: "m", Limit: 10})
+	page, err := st.listPage(context.Background(), backup.ListQuery{Organizations: []string{"org-1"}, Search: "m", Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestListReadsBoundedPages(t *testing.T) {
 	q := backup.ListQuery{Organizations: []string{"org-1"}, Search: "m", Limit: 10}
 	for request := 1; ; request++ {
 		api.queries = 0
-		page, err := st.ListCredentials(context.Background(), q)
+		page, err := st.listPage(context.Background(), q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -170,7 +170,7 @@ func TestListQueriesOrganizationsAtOnce(t *testing.T) {
 	orgs := []string{"org-a", "org-b", "org-c"}
 	api := &orgsQuery{items: items, together: 3, arrived: make(chan struct{})}
 	st := New(api, "t")
-	page, err := st.ListCredentials(context.Background(), backup.ListQuery{Organizations: orgs, Limit: 10})
+	page, err := st.listPage(context.Background(), backup.ListQuery{Organizations: orgs, Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestListQueriesOrganizationsAtOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			api := &orgsQuery{items: items, fail: map[string]bool{tc.fail: true}, together: 3, arrived: make(chan struct{})}
-			page, err := New(api, "t").ListCredentials(context.Background(), backup.ListQuery{Organizations: orgs, Limit: tc.limit})
+			page, err := New(api, "t").listPage(context.Background(), backup.ListQuery{Organizations: orgs, Limit: tc.limit})
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want an error: %v", err, tc.wantErr)
 			}

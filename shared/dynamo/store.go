@@ -224,25 +224,6 @@ func changed(c *backup.Credential, e backup.HistoryEntry) *backup.Credential {
 	return c
 }
 
-// readWith reads a credential and, in the same call, the item keyed by
-// other(org) for each of orgs, so a write that needs both reads once.
-func (st *Store) readWith(ctx context.Context, id string, orgs []string, other func(org string) item) (item, map[string]item, error) {
-	keys := []item{credKey(id)}
-	for _, o := range orgs {
-		keys = append(keys, other(o))
-	}
-	var cred item
-	found := map[string]item{}
-	err := st.batchGet(ctx, keys, true, nil, func(it item) {
-		if getS(it, attrSK) == "CRED" {
-			cred = it
-		} else {
-			found[getS(it, attrPK)] = it
-		}
-	})
-	return cred, found, err
-}
-
 // batchGet reads keys a hundred at a time, retrying what DynamoDB leaves
 // unprocessed, and calls fn for each item found.
 func (st *Store) batchGet(ctx context.Context, keys []item, consistent bool, attrs []string, fn func(item)) error {

@@ -123,7 +123,7 @@ func TestGatewayBackupEngine(t *testing.T) {
 		var accessor core.RequestAccessorV2
 		rc.HTTP = events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET"}
 		r, err := accessor.EventToRequestWithContext(context.Background(), events.APIGatewayV2HTTPRequest{
-			RawPath: "/internal/v1/projects/p-1/backup-target", RequestContext: rc, Headers: map[string]string{}})
+			RawPath: "/internal/v1/organizations/org-1/projects/p-1/backup-target", RequestContext: rc, Headers: map[string]string{}})
 		if err != nil {
 			t.Fatal(err)
 		}

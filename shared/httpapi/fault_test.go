@@ -209,17 +209,17 @@ func TestFaultSecretDeleteFailsAfterMetadata(t *testing.T) {
 func TestFaultThrottling(t *testing.T) {
 	e := newEnv(t, "moto")
 	id := e.create("org-1", "prod")
-	e.faults.set("DynamoDB.GetItem", "ThrottlingException", 2)
+	e.faults.set("DynamoDB.Query", "ThrottlingException", 2)
 	e.must(200, partner, "GET", "/v1/backup-credentials/"+id, nil)
-	if n := e.faults.tries("DynamoDB.GetItem"); n != 3 {
+	if n := e.faults.tries("DynamoDB.Query"); n != 3 {
 		t.Errorf("tries = %d, want 2 throttled and 1 served", n)
 	}
-	e.faults.set("DynamoDB.GetItem", "ProvisionedThroughputExceededException", -1)
+	e.faults.set("DynamoDB.Query", "ProvisionedThroughputExceededException", -1)
 	r := e.do(partner, "GET", "/v1/backup-credentials/"+id, nil)
 	if r.status != 503 || r.code() != "unavailable" || r.header.Get("Retry-After") == "" {
 		t.Errorf("still throttled: %d %s %v", r.status, r.body, r.header)
 	}
-	if n := e.faults.tries("DynamoDB.GetItem"); n < 3 {
+	if n := e.faults.tries("DynamoDB.Query"); n < 3 {
 		t.Errorf("tries = %d: the SDK did not retry", n)
 	}
 	if strings.Contains(string(r.body), "injected") || strings.Contains(string(r.body), "Throughput") {

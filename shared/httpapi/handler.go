@@ -325,7 +325,7 @@ func (a *API) organizations(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) backupTarget(w http.ResponseWriter, r *http.Request) error {
-	t, err := a.Service.BackupTarget(r.Context(), caller(r), r.PathValue("projectId"))
+	t, err := a.Service.BackupTarget(r.Context(), caller(r), r.PathValue("organizationId"), r.PathValue("projectId"), r.URL.Query().Get("purpose"))
 	if err != nil {
 		return err
 	}

@@ -177,8 +177,13 @@ func TestStoredSchemaHasNoWorkarounds(t *testing.T) {
 		e.must(200, partner, "PATCH", path, map[string]any{"s3CaCertificate": testCA, "s3SecretKey": newSecret()})
 		e.must(200, partner, "PATCH", path, map[string]any{"s3CaCertificate": nil, "s3SecretKey": newSecret()})
 		it := raw("CRED#"+id, "CRED")
-		if m, ok := it["projects"].(*types.AttributeValueMemberM); !ok || len(m.Value) != 0 {
-			t.Errorf("projects stored as %#v, want an empty map", it["projects"])
+		if v, ok := it["projects"]; ok || getN(it, "projectCount") != "0" {
+			t.Errorf("projects stored as %#v (count %v), want no attribute (they are items of their own)", v, it["projectCount"])
+		}
+		for _, k := range [][2]string{{"CRED#" + id, "#PROJ#p-1"}, {"ORG#org-1", "PROJ#p-1"}} {
+			if left := raw(k[0], k[1]); left != nil {
+				t.Errorf("item %v left after dissociating: %v", k, left)
+			}
 		}
 		if v, ok := it["s3CaCertificate"]; ok {
 			t.Errorf("no CA stored as %#v, want no attribute", v)
@@ -193,40 +198,111 @@ func TestStoredSchemaHasNoWorkarounds(t *testing.T) {
 	})
 }
 
-// TestMigrateProjectKeys: a table written before project IDs became
-// platform-wide has pointers PROJ#<org>#<project>; the migration moves them,
-// after which the project dissociates as any other, and a second run finds
-// nothing to move.
-func TestMigrateProjectKeys(t *testing.T) {
+// TestMigrateProjects: a table written before a project was keyed by its
+// organization and held in items of its own has projects in a credential's
+// project map and pointers keyed PROJ#<project> (naming the organization)
+// or PROJ#<org>#<project>. Until the migration runs, the service reads
+// them (the credential shows them, the backup engine resolves them, never
+// across organizations) and its writes move what they touch; the migration
+// moves the rest, one project per transaction, after which nothing of the
+// old form is left and a second run moves nothing.
+func TestMigrateProjects(t *testing.T) {
 	e := newEnv(t, "moto")
 	ctx := context.Background()
 	id := e.create("org-1", "older")
-	if _, err := e.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.table), Item: map[string]types.AttributeValue{
-		"PK": sv("PROJ#org-1#p-old"), "SK": sv("PROJ"), "credentialId": sv(id), "organizationId": sv("org-1")}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.table),
-		Key:                       map[string]types.AttributeValue{"PK": sv("CRED#" + id), "SK": sv("CRED")},
-		UpdateExpression:          aws.String("SET projects.#p = :n, projectCount = projectCount + :one"),
-		ExpressionAttributeNames:  map[string]string{"#p": "p-old"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":n": sv("shop"), ":one": &types.AttributeValueMemberN{Value: "1"}},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	moved, conflicts, err := e.store.MigrateProjectKeys(ctx)
-	if err != nil || moved != 1 || len(conflicts) != 0 {
-		t.Fatalf("migrate: moved %d, conflicts %v, %v", moved, conflicts, err)
-	}
-	e.must(204, partner, "DELETE", "/v1/backup-credentials/"+id+"/projects/p-old", nil)
-	for _, pk := range []string{"PROJ#org-1#p-old", "PROJ#p-old"} {
-		out, err := e.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.table),
-			Key: map[string]types.AttributeValue{"PK": sv(pk), "SK": sv("PROJ")}})
-		if err != nil || out.Item != nil {
-			t.Errorf("pointer %s after dissociating: %v %v", pk, out.Item, err)
+	other := e.must(201, partner, "POST", "/v1/backup-credentials", createBody("org-2", "theirs")).json(t)["id"].(string)
+	put := func(pk, cred, org string) {
+		it := map[string]types.AttributeValue{"PK": sv(pk), "SK": sv("PROJ"), "credentialId": sv(cred)}
+		if org != "" {
+			it["organizationId"] = sv(org)
+		}
+		if _, err := e.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.table), Item: it}); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if moved, _, err := e.store.MigrateProjectKeys(ctx); err != nil || moved != 0 {
-		t.Errorf("second run moved %d (%v)", moved, err)
+	legacyMap := func(cred string, projects map[string]string) {
+		m := map[string]types.AttributeValue{}
+		for p, name := range projects {
+			m[p] = sv(name)
+		}
+		if _, err := e.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.table),
+			Key:                       map[string]types.AttributeValue{"PK": sv("CRED#" + cred), "SK": sv("CRED")},
+			UpdateExpression:          aws.String("SET projects = :m, projectCount = :n"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":m": &types.AttributeValueMemberM{Value: m}, ":n": &types.AttributeValueMemberN{Value: fmt.Sprint(len(m))}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// org-1: p-old (platform-wide pointer), p-older (organization in the
+	// key), p-gone (dissociated before the migration), p-kept; org-2 has its
+	// own p-older under the platform-wide key.
+	legacyMap(id, map[string]string{"p-old": "shop", "p-older": "blog", "p-gone": "gone", "p-kept": "kept"})
+	put("PROJ#p-old", id, "org-1")
+	put("PROJ#org-1#p-older", id, "")
+	put("PROJ#p-gone", id, "org-1")
+	put("PROJ#p-kept", id, "org-1")
+	legacyMap(other, map[string]string{"p-older": "theirs"})
+	put("PROJ#p-older", other, "org-2")
+
+	ps := e.must(200, partner, "GET", "/v1/backup-credentials/"+id, nil).json(t)["projects"].([]any)
+	if len(ps) != 4 {
+		t.Errorf("before the migration the credential shows %v", ps)
+	}
+	for _, c := range []struct{ org, project, want string }{{"org-1", "p-old", id}, {"org-1", "p-older", id}, {"org-2", "p-older", other}} {
+		if got := e.must(200, engine, "GET", target(c.org, c.project), nil).json(t); got["credentialId"] != c.want {
+			t.Errorf("before the migration %s/%s resolves to %v, want %s", c.org, c.project, got["credentialId"], c.want)
+		}
+	}
+	e.must(404, engine, "GET", target("org-2", "p-old"), nil)
+	// The service's writes move what they touch.
+	e.must(204, partner, "DELETE", "/v1/backup-credentials/"+id+"/projects/p-gone", nil)
+	e.must(200, partner, "PUT", "/v1/backup-credentials/"+id+"/projects/p-kept", map[string]any{"name": "renamed"})
+
+	moved, left, err := e.store.MigrateProjects(ctx)
+	if err != nil || moved != 3 || len(left) != 0 {
+		t.Fatalf("migrate: moved %d, left %v, %v", moved, left, err)
+	}
+	out, err := e.ddb.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(e.table)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range out.Items {
+		if _, ok := it["projects"]; ok || getS(it, "SK") == "PROJ" {
+			t.Errorf("left in the old form: %v %v", getS(it, "PK"), getS(it, "SK"))
+		}
+	}
+	got := e.must(200, partner, "GET", "/v1/backup-credentials/"+id, nil).json(t)
+	names := []string{}
+	for _, p := range got["projects"].([]any) {
+		names = append(names, p.(map[string]any)["id"].(string)+"="+p.(map[string]any)["name"].(string))
+	}
+	if want := []string{"p-kept=renamed", "p-old=shop", "p-older=blog"}; !slices.Equal(names, want) {
+		t.Errorf("after the migration: %v, want %v", names, want)
+	}
+	if got := e.must(200, engine, "GET", target("org-2", "p-older"), nil).json(t); got["credentialId"] != other {
+		t.Errorf("after the migration org-2's p-older resolves to %v", got["credentialId"])
+	}
+	if moved, left, err := e.store.MigrateProjects(ctx); err != nil || moved != 0 || len(left) != 0 {
+		t.Errorf("second run moved %d, left %v (%v)", moved, left, err)
+	}
+	for _, p := range []string{"p-old", "p-older", "p-kept"} {
+		e.must(204, partner, "DELETE", "/v1/backup-credentials/"+id+"/projects/"+p, nil)
 	}
 	e.must(204, partner, "DELETE", "/v1/backup-credentials/"+id, nil)
+}
+
+func getS(it map[string]types.AttributeValue, k string) string {
+	v, _ := it[k].(*types.AttributeValueMemberS)
+	if v == nil {
+		return ""
+	}
+	return v.Value
+}
+
+func getN(it map[string]types.AttributeValue, k string) string {
+	v, _ := it[k].(*types.AttributeValueMemberN)
+	if v == nil {
+		return "0"
+	}
+	return v.Value
 }

@@ -100,13 +100,12 @@ func TestRoleCredentials(t *testing.T) {
 		e.roles.taken()
 		e.must(200, partner, "POST", "/v1/backup-credentials/"+id+"/check", nil)
 		e.must(200, partner, "PUT", "/v1/backup-credentials/"+id+"/projects/p-role", map[string]any{"name": "shop"})
-		engine := caller{sub: "backup-engine", role: "backup-engine"}
 		e.calls.Take()
-		target := e.must(200, engine, "GET", "/internal/v1/projects/p-role/backup-target", nil).json(t)
-		expires, _ := time.Parse(time.RFC3339, target["expiresAt"].(string))
-		if target["authType"] != "role" || target["accessKeyId"] != "ASIATEMPORARY" || target["sessionToken"] != "session-token" ||
+		got := e.must(200, engine, "GET", target("org-1", "p-role"), nil).json(t)
+		expires, _ := time.Parse(time.RFC3339, got["expiresAt"].(string))
+		if got["authType"] != "role" || got["accessKeyId"] != "ASIATEMPORARY" || got["sessionToken"] != "session-token" ||
 			time.Until(expires) < 55*time.Minute || time.Until(expires) > 61*time.Minute {
-			t.Errorf("backup target = %v", target)
+			t.Errorf("backup target = %v", got)
 		}
 		if n := e.calls.Take()["Secrets Manager.GetSecretValue"]; n != 0 {
 			t.Errorf("a role's backup target read %d secrets", n)

@@ -25,5 +25,5 @@ var Routes = []Route{
 	{"dissociate-project", "DELETE", "/v1/backup-credentials/{id}/projects/{projectId}", func(a *API) handlerFunc { return a.dissociate }},
 	{"history", "GET", "/v1/backup-credentials/{id}/history", func(a *API) handlerFunc { return a.history }},
 	{"organizations", "GET", "/v1/organizations", func(a *API) handlerFunc { return a.organizations }},
-	{"backup-target", "GET", "/internal/v1/projects/{projectId}/backup-target", func(a *API) handlerFunc { return a.backupTarget }},
+	{"backup-target", "GET", "/internal/v1/organizations/{organizationId}/projects/{projectId}/backup-target", func(a *API) handlerFunc { return a.backupTarget }},
 }

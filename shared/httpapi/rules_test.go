@@ -132,8 +132,8 @@ func TestListOrderSearchAndPaging(t *testing.T) {
 		want := []string{"bravo", "charlie", "Delta", "echo", "Foxtrot", "Alpha", "mike", "zulu"}
 		e.calls.Take()
 		e.must(200, partner, "GET", "/v1/backup-credentials", nil)
-		if got := e.calls.Take(); len(got) != 1 || got["DynamoDB.Query"] != 2 {
-			t.Errorf("a page over two organizations made %v, want one query each and nothing else", got)
+		if got := e.calls.Take(); len(got) != 1 || got["DynamoDB.Query"] != 2+len(want) {
+			t.Errorf("a page over two organizations made %v, want one query each, one per credential for its projects and nothing else", got)
 		}
 		for _, limit := range []int{1, 2, 3, 100} {
 			var got []string
@@ -334,20 +334,23 @@ func TestProjects(t *testing.T) {
 		if same["version"] != 2.0 {
 			t.Errorf("repeating an association changed the credential: %v", same)
 		}
-		// Project IDs are platform-wide: one of org-1 never reaches org-2.
-		if r := e.do(partner, "PUT", "/v1/backup-credentials/"+c+"/projects/p-1", map[string]any{"name": "other shop"}); r.status != 409 || r.code() != "project_in_other_organization" {
-			t.Errorf("project of another organization: %d %s, want 409 project_in_other_organization", r.status, r.body)
+		// A project is its organization's: org-2's p-1 is another project,
+		// and associating it leaves org-1's where it is.
+		e.must(200, partner, "PUT", "/v1/backup-credentials/"+c+"/projects/p-1", map[string]any{"name": "other shop"})
+		if ps := e.must(200, partner, "GET", "/v1/backup-credentials/"+a, nil).json(t)["projects"].([]any); len(ps) != 1 {
+			t.Errorf("org-2's p-1 took org-1's: %v", ps)
 		}
 		moved := e.must(200, partner, "PUT", "/v1/backup-credentials/"+b+"/projects/p-1", map[string]any{"name": "shop"}).json(t)
 		if ps := moved["projects"].([]any); len(ps) != 1 {
 			t.Errorf("moved to = %v", moved)
 		}
-		if ps := e.must(200, partner, "GET", "/v1/backup-credentials/"+a, nil).json(t)["projects"].([]any); len(ps) != 0 {
-			t.Errorf("moved from still has %v", ps)
+		if got := e.must(200, partner, "GET", "/v1/backup-credentials/"+a, nil).json(t); len(got["projects"].([]any)) != 0 || got["version"] != 3.0 {
+			t.Errorf("moved from = %v, want no projects at version 3", got)
 		}
-		if got := e.must(200, partner, "GET", "/v1/backup-credentials/"+c, nil).json(t); len(got["projects"].([]any)) != 0 || got["version"] != 1.0 {
-			t.Errorf("a refused association changed the other organization's credential: %v", got)
+		if got := e.must(200, partner, "GET", "/v1/backup-credentials/"+c, nil).json(t); len(got["projects"].([]any)) != 1 || got["version"] != 2.0 {
+			t.Errorf("a move in org-1 changed org-2's credential: %v", got)
 		}
+		e.must(204, partner, "DELETE", "/v1/backup-credentials/"+c+"/projects/p-1", nil)
 		e.must(204, partner, "DELETE", "/v1/backup-credentials/"+a, nil)
 		e.must(404, partner, "DELETE", "/v1/backup-credentials/"+b+"/projects/p-2", nil)
 		for _, bad := range []struct{ path, body string }{
@@ -363,7 +366,6 @@ func TestProjects(t *testing.T) {
 		if h[0].(map[string]any)["action"] != "project-associated" || h[1].(map[string]any)["action"] != "created" {
 			t.Errorf("history = %v", h)
 		}
-		// Once dissociated, the project may go to another organization.
 		e.must(204, partner, "DELETE", "/v1/backup-credentials/"+b+"/projects/p-1", nil)
 		e.must(200, partner, "PUT", "/v1/backup-credentials/"+c+"/projects/p-1", map[string]any{"name": "shop"})
 		e.must(200, partner, "PUT", "/v1/backup-credentials/"+b+"/projects/p-9", map[string]any{"name": "shop"})

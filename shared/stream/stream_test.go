@@ -173,7 +173,7 @@ func TestEveryAction(t *testing.T) {
 			must2(svc.MakeDefault(ctx, jane, a.ID))
 			must2(svc.MakeDefault(ctx, jane, c.ID)) // a loses the default
 			must2(svc.AssociateProject(ctx, jane, a.ID, "p-1", backup.ProjectInput{Name: "shop"}))
-			must2(svc.BackupTarget(ctx, engine, "p-1")) // a use: no event
+			must2(svc.BackupTarget(ctx, engine, "org-1", "p-1", "")) // a use: no event
 			must2(svc.SetLocked(ctx, jane, a.ID, true))
 			must2(svc.SetLocked(ctx, jane, a.ID, false))
 			must2(svc.AssociateProject(ctx, jane, c.ID, "p-1", backup.ProjectInput{Name: "shop"})) // moves
