@@ -13,7 +13,8 @@ import (
 // information and nothing after the path.
 func FuzzParseEndpoint(f *testing.F) {
 	for _, s := range []string{"https://s3.eu-central-1.amazonaws.com", "http://127.0.0.1:9000/bucket", "https://u:p@h",
-		"https://h?x", "https://h#f", "https://[::1]:443", "https://h:99999", "ftp://h", "https://h:0x50", "//h", "https://%zz"} {
+		"https://h?x", "https://h#f", "https://[::1]:443", "https://h:99999", "ftp://h", "https://h:0x50", "//h", "https://%zz",
+		`https://s3.amazonaws.com/"><img/src/onerror=alert(1)>`, "https://h/a%2Fb", "https://h/%zz"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -28,6 +29,8 @@ func FuzzParseEndpoint(f *testing.F) {
 			t.Fatalf("accepted %q: host %q, user %v, query %q, fragment %q", s, u.Hostname(), u.User, u.RawQuery, u.Fragment)
 		case len(s) > EndpointMax || strings.IndexFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
 			t.Fatalf("accepted %q with spaces, control characters or over %d bytes", s, EndpointMax)
+		case strings.ContainsAny(s, "\"<>\\^`{|}") || strings.IndexFunc(s, func(r rune) bool { return r > '~' }) >= 0:
+			t.Fatalf("accepted %q with a character RFC 3986 does not allow", s)
 		}
 	})
 }

@@ -75,6 +75,9 @@ func TestRoleCredentials(t *testing.T) {
 		for name, body := range map[string]map[string]any{
 			"keys with a role":    merge(roleBody("org-1", "x-role", roleARN), map[string]any{"s3AccessKeyId": "AKIAX", "s3SecretKey": "s"}),
 			"not AWS S3":          merge(roleBody("org-1", "x-role", roleARN), map[string]any{"s3Endpoint": "https://minio.example.com"}),
+			"an EC2 host":         merge(roleBody("org-1", "x-role", roleARN), map[string]any{"s3Endpoint": "https://ec2-203-0-113-5.compute-1.amazonaws.com"}),
+			"a VPC endpoint host": merge(roleBody("org-1", "x-role", roleARN), map[string]any{"s3Endpoint": "https://vpce-0a1b.s3.us-east-1.vpce.amazonaws.com"}),
+			"markup in the path":  merge(roleBody("org-1", "x-role", roleARN), map[string]any{"s3Endpoint": `https://s3.amazonaws.com/"><img/src/onerror=alert(1)>`}),
 			"not a role ARN":      roleBody("org-1", "x-role", "arn:aws:iam::123:user/bob"),
 			"no role ARN":         merge(roleBody("org-1", "x-role", roleARN), map[string]any{"s3RoleArn": ""}),
 			"unknown authType":    merge(roleBody("org-1", "x-role", roleARN), map[string]any{"authType": "token"}),

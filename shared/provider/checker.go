@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -88,12 +87,6 @@ var throttleCodes = map[string]bool{
 	"TooManyRequestsException": true, "RequestThrottled": true, "ThrottledException": true,
 }
 
-// IsAWS reports whether an endpoint is AWS S3 itself, checked through STS.
-func IsAWS(u *url.URL) bool {
-	h := strings.ToLower(u.Hostname())
-	return strings.HasSuffix(h, ".amazonaws.com") || strings.HasSuffix(h, ".amazonaws.com.cn")
-}
-
 // Check asks the provider about the keys.
 func (c *Checker) Check(ctx context.Context, k backup.Keys) (backup.CheckResult, error) {
 	u, err := backup.ParseEndpoint(k.Endpoint)
@@ -112,7 +105,7 @@ func (c *Checker) Check(ctx context.Context, k backup.Keys) (backup.CheckResult,
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	aws := IsAWS(u)
+	aws := backup.IsAWSHost(u.Hostname())
 	client, err := c.httpClient(k.CACertificate, plain && !aws)
 	if err != nil {
 		return backup.CheckResult{}, err
