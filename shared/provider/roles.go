@@ -55,7 +55,7 @@ func NewRoles(cfg aws.Config, endpoint, principal string, timeout time.Duration)
 // Messages of a role check.
 const (
 	msgRoleValid   = "The role may be assumed (%s)."
-	msgRoleRefused = "Invalid S3 credentials: AWS refused to let the service assume %s (%s). The role's trust policy must allow sts:AssumeRole to the principal %s with the condition StringEquals sts:ExternalId %q."
+	msgRoleRefused = "Invalid S3 credentials: AWS refused to let the service assume %s (%s). The role's trust policy must allow sts:AssumeRole to the principal %s with the condition StringEquals sts:ExternalId set to the organization's external ID, shown in GET /v1/organizations."
 	msgSTSDown     = "AWS STS did not answer; try again later."
 )
 
@@ -89,7 +89,7 @@ func (ro *Roles) AssumeRole(ctx context.Context, r backup.RoleSession) (*backup.
 			principal = "this service's role"
 		}
 		return nil, backup.CheckResult{Status: backup.HealthInvalid,
-			Message: fmt.Sprintf(msgRoleRefused, r.RoleARN, api.ErrorCode(), principal, r.ExternalID)}, nil
+			Message: fmt.Sprintf(msgRoleRefused, r.RoleARN, api.ErrorCode(), principal)}, nil
 	case errors.As(err, &api) && throttleCodes[api.ErrorCode()],
 		errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr):
 		return nil, backup.CheckResult{Status: backup.HealthUnreachable, Message: msgSTSDown}, nil

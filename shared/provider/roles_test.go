@@ -95,10 +95,15 @@ func TestRolesOnMotoSTS(t *testing.T) {
 	if err != nil || creds != nil || r.Status != backup.HealthInvalid {
 		t.Fatalf("refused: %+v, %+v, %v", creds, r, err)
 	}
-	for _, want := range []string{"Invalid S3 credentials", refusing, "AccessDenied", principal, external, "sts:ExternalId"} {
+	for _, want := range []string{"Invalid S3 credentials", refusing, "AccessDenied", principal, "sts:ExternalId", "GET /v1/organizations"} {
 		if !strings.Contains(r.Message, want) {
 			t.Errorf("refusal %q does not name %q", r.Message, want)
 		}
+	}
+	// The message becomes health.message, a Health Changed event and log
+	// lines: it names where the external ID is shown, never the ID.
+	if strings.Contains(r.Message, external) {
+		t.Errorf("refusal %q carries the external ID", r.Message)
 	}
 
 	session.RoleARN = throttled
