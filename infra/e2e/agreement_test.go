@@ -529,3 +529,43 @@ func TestChangesFromTheStream(t *testing.T) {
 		}
 	}
 }
+
+// TestRoleAssumerNeverAssumesItsOwnAccount: the one principal that assumes
+// customers' roles may do so only with an external ID the service made and
+// only outside the service's own account, whatever a tenant names.
+func TestRoleAssumerNeverAssumesItsOwnAccount(t *testing.T) {
+	var doc struct {
+		Resources map[string]struct {
+			Properties struct {
+				Policies []struct {
+					PolicyDocument struct {
+						Statement []struct {
+							Effect    string                       `yaml:"Effect"`
+							Action    any                          `yaml:"Action"`
+							Condition map[string]map[string]string `yaml:"Condition"`
+						} `yaml:"Statement"`
+					} `yaml:"PolicyDocument"`
+				} `yaml:"Policies"`
+			} `yaml:"Properties"`
+		} `yaml:"Resources"`
+	}
+	readTemplate(t, &doc)
+	assumes := 0
+	for _, p := range doc.Resources["RoleAssumer"].Properties.Policies {
+		for _, st := range p.PolicyDocument.Statement {
+			if st.Effect != "Allow" || !slices.Contains(listOf(st.Action), "sts:AssumeRole") {
+				continue
+			}
+			assumes++
+			if got := st.Condition["StringNotEquals"]["aws:ResourceAccount"]; got != "AWS::AccountId" {
+				t.Errorf("RoleAssumer may assume roles of its own account: StringNotEquals aws:ResourceAccount is %q, want !Ref AWS::AccountId", got)
+			}
+			if got := st.Condition["StringLike"]["sts:ExternalId"]; got != "bcx-*" {
+				t.Errorf("RoleAssumer may assume roles without an external ID the service made: %q", got)
+			}
+		}
+	}
+	if assumes == 0 {
+		t.Error("RoleAssumer has no statement that assumes roles")
+	}
+}

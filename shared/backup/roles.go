@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -40,6 +41,28 @@ func (s *Service) assume(ctx context.Context, id, org, roleARN, region string, d
 		return nil, CheckResult{}, err
 	}
 	return s.Roles.AssumeRole(ctx, RoleSession{RoleARN: roleARN, ExternalID: ext, SessionName: SessionName(id), Region: region, Duration: d})
+}
+
+// foreignRole refuses a role in the service's own AWS account (the account
+// of its trust principal, which anyone can read in GET /v1/organizations):
+// the service would assume its own roles for a tenant, and tell them which
+// exist. "" is no role.
+func (s *Service) foreignRole(roleARN string) error {
+	if roleARN == "" || s.TrustPrincipal == "" || AccountOf(roleARN) != AccountOf(s.TrustPrincipal) {
+		return nil
+	}
+	return &Error{Code: EInvalid, Message: "The request is not valid.", Fields: []FieldError{{Field: "s3RoleArn",
+		Message: "must be a role in your organization's own AWS account, not in this service's account (the account of its trustPrincipal)"}}}
+}
+
+// AccountOf returns the account of an IAM ARN (arn:<partition>:iam::<account>:...),
+// or "" when it names none.
+func AccountOf(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 || parts[0] != "arn" {
+		return ""
+	}
+	return parts[4]
 }
 
 // checkRole checks that a role may be assumed, turning a refusal into the

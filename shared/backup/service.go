@@ -206,6 +206,9 @@ func (s *Service) Create(ctx context.Context, caller Caller, in CreateInput, ide
 	if err := in.Validate(); err != nil {
 		return nil, false, err
 	}
+	if err := s.foreignRole(in.RoleARN); err != nil {
+		return nil, false, err
+	}
 	if !caller.Member(in.OrganizationID) {
 		return nil, false, Errorf(EForbidden, "You are not a member of organization %q.", in.OrganizationID)
 	}
@@ -433,6 +436,9 @@ func (s *Service) update(ctx context.Context, caller Caller, id string, in Patch
 		return nil, Errorf(EPrecondition, "The credential changed since version %d; it is at version %d now.", *ifMatch, old.Version)
 	}
 	if err := in.Validate(old); err != nil {
+		return nil, err
+	}
+	if err := s.foreignRole(deref(in.RoleARN)); err != nil {
 		return nil, err
 	}
 	if old.IsLocked {
@@ -700,6 +706,9 @@ func (s *Service) Validate(ctx context.Context, caller Caller, in KeysInput) (st
 		return "", err
 	}
 	if err := in.Validate(); err != nil {
+		return "", err
+	}
+	if err := s.foreignRole(in.RoleARN); err != nil {
 		return "", err
 	}
 	if in.AuthType == AuthRole {

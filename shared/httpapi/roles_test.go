@@ -262,3 +262,28 @@ func TestFaultSwitchToKeysLeavesNoSecret(t *testing.T) {
 		t.Errorf("the sweep sees the role credential's secret as in use (%v, %v)", exist, err)
 	}
 }
+
+// TestRoleInTheServicesOwnAccount: a role in the service's own account (the
+// account of its trust principal, public in GET /v1/organizations) is 400
+// on create, validate and PATCH, and is never assumed: a tenant learns
+// nothing of the service's roles.
+func TestRoleInTheServicesOwnAccount(t *testing.T) {
+	forBackends(t, func(t *testing.T, e *env) {
+		own := "arn:aws:iam::" + backup.AccountOf(e.trustPrincipal) + ":role/OrganizationAccountAccessRole"
+		id := e.create("org-1", "keys")
+		e.roles.taken()
+		for name, r := range map[string]response{
+			"create": e.do(partner, "POST", "/v1/backup-credentials", roleBody("org-1", "own-role", own)),
+			"validate": e.do(partner, "POST", "/v1/backup-credentials/validate", map[string]any{"authType": "role", "s3RoleArn": own,
+				"organizationId": "org-1", "s3Endpoint": "https://s3.eu-central-1.amazonaws.com", "s3Region": "eu-central-1"}),
+			"patch": e.do(partner, "PATCH", "/v1/backup-credentials/"+id, map[string]any{"authType": "role", "s3RoleArn": own}),
+		} {
+			if r.status != 400 || r.code() != "validation_failed" || !strings.Contains(string(r.body), `"field":"s3RoleArn"`) {
+				t.Errorf("%s with a role of the service's account: %d %s, want 400 naming s3RoleArn", name, r.status, r.body)
+			}
+		}
+		if got := e.roles.taken(); len(got) != 0 {
+			t.Errorf("roles of the service's account were assumed: %+v", got)
+		}
+	})
+}
