@@ -1,8 +1,12 @@
 package dynamo
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/acme/backup-credentials/shared/backup"
 )
@@ -61,5 +65,50 @@ func TestItemRoundTrip(t *testing.T) {
 		!got.Health.CheckedAt.Equal(*c.Health.CheckedAt) || got.SecretVersion != "v1" || got.CACertificate != nil ||
 		got.LastUsedAt == nil || got.LastUsedAt.Hour() != 11 {
 		t.Errorf("round trip = %+v", got)
+	}
+}
+
+// pagedPartition answers a Query of a credential's partition two items at
+// a time, as DynamoDB does past 1 MB.
+type pagedPartition struct {
+	API
+	items   []item
+	queries int
+}
+
+func (p *pagedPartition) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	p.queries++
+	start := 0
+	if in.ExclusiveStartKey != nil {
+		for i, it := range p.items {
+			if getS(it, attrSK) == getS(in.ExclusiveStartKey, attrSK) {
+				start = i + 1
+			}
+		}
+	}
+	end := min(start+2, len(p.items))
+	out := &dynamodb.QueryOutput{Items: p.items[start:end]}
+	if end < len(p.items) {
+		out.LastEvaluatedKey = key(getS(p.items[end-1], attrPK), getS(p.items[end-1], attrSK))
+	}
+	return out, nil
+}
+
+// TestReadCredentialPages: a credential whose projects pass one Query page
+// is read whole, the credential item last (its sort key is after theirs).
+func TestReadCredentialPages(t *testing.T) {
+	c := sample()
+	var items []item
+	for i := range 5 {
+		items = append(items, marshal(associationRecord{PK: "CRED#" + c.ID, SK: fmt.Sprintf("#PROJ#p-%d", i), Name: fmt.Sprint("project ", i)}))
+	}
+	items = append(items, credentialItem(c))
+	api := &pagedPartition{items: items}
+	sc, err := New(api, "t").readCredential(context.Background(), c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc == nil || len(sc.Projects) != 5 || sc.Projects[4].Name != "project 4" || api.queries != 3 {
+		t.Errorf("read %+v in %d queries", sc, api.queries)
 	}
 }

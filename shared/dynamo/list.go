@@ -26,7 +26,28 @@ func (st *Store) ListCredentials(ctx context.Context, q backup.ListQuery) (*back
 	if err := st.attachAll(ctx, page.Items); err != nil {
 		return nil, failed("list the projects of credentials", err)
 	}
+	st.fitAnswer(page)
 	return page, nil
+}
+
+// fitAnswer ends a page early when its answer would pass ListBytes (a
+// credential with 1,000 long-named projects is over half a megabyte, and a
+// Lambda answer is at most 6 MB): the page keeps at least one credential,
+// and the next starts after the last it keeps.
+func (st *Store) fitAnswer(page *backup.ListPage) {
+	size := 0
+	for i, c := range page.Items {
+		size += 1024
+		for _, p := range c.Projects {
+			size += len(p.ID) + len(p.Name) + 32
+		}
+		if size > st.ListBytes && i > 0 {
+			last := page.Items[i-1]
+			page.Items = page.Items[:i]
+			page.Next = &backup.Position{Org: last.OrganizationID, Key: sortKey(last)}
+			return
+		}
+	}
 }
 
 // attachReads bounds the reads of credentials' projects in flight for one

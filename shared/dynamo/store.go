@@ -44,12 +44,16 @@ type Store struct {
 	// reads, so a search that matches little cannot make one request read a
 	// whole organization: the page ends early with a cursor to go on.
 	ListPages int
+	// ListBytes bounds the estimated size of one list answer, projects
+	// included: the page ends early with a cursor to go on.
+	ListBytes int
 }
 
 // Defaults of the Store's bounds: up to 4 MB read per list request, 100
 // credentials per organization, 1,000 projects per credential.
 const (
 	DefaultListPages      = 4
+	DefaultListBytes      = 4 << 20
 	DefaultMaxCredentials = 100
 	DefaultMaxProjects    = 1000
 )
@@ -58,7 +62,7 @@ var _ backup.Store = (*Store)(nil)
 
 // New returns a Store on the named table.
 func New(api API, table string) *Store {
-	return &Store{api: api, table: aws.String(table), Attempts: 40, IdempotencyTTL: 24 * time.Hour, ListPages: DefaultListPages,
+	return &Store{api: api, table: aws.String(table), Attempts: 40, IdempotencyTTL: 24 * time.Hour, ListPages: DefaultListPages, ListBytes: DefaultListBytes,
 		MaxCredentialsPerOrganization: DefaultMaxCredentials, MaxProjectsPerCredential: DefaultMaxProjects}
 }
 

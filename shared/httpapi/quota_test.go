@@ -1,8 +1,14 @@
 package httpapi_test
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // TestQuotas: an organization's credentials and a credential's projects are
@@ -139,5 +145,147 @@ func TestOddOrganizationClaims(t *testing.T) {
 			t.Errorf("151 organizations list %d credentials, want 1", len(found))
 		}
 		e.must(200, many, "POST", "/v1/backup-credentials/"+id+"/lock", nil)
+	})
+}
+
+// TestProjectQuotaFitsTheItemLimit: on moto, which enforces DynamoDB's 400
+// KB item limit, a credential holds the 1,000-project quota with the
+// longest IDs (128 characters) and names (100 characters of 4 bytes each,
+// 528 bytes a project, which a project map inside the credential item could
+// not hold past ~757), and still takes every action. Projects are items of
+// their own, so the credential item keeps its size.
+//
+// The first 999 are written as the store writes them (moto copies the whole
+// table for every transaction, so 999 associations through HTTP take
+// minutes there); the 1,000th and everything after go through HTTP.
+func TestProjectQuotaFitsTheItemLimit(t *testing.T) {
+	e := newEnv(t, "moto")
+	ctx := context.Background()
+	id := e.create("org-1", "at-the-quota")
+	other := e.create("org-1", "other")
+	path := "/v1/backup-credentials/" + id
+	name := strings.Repeat("😀", 100)
+	pid := func(i int) string { return fmt.Sprintf("p%0127d", i) }
+	var writes []types.WriteRequest
+	for i := range 999 {
+		writes = append(writes,
+			types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
+				"PK": sv("CRED#" + id), "SK": sv("#PROJ#" + pid(i)), "name": sv(name)}}},
+			types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
+				"PK": sv("ORG#org-1"), "SK": sv("PROJ#" + pid(i)), "credentialId": sv(id)}}})
+	}
+	for len(writes) > 0 {
+		n := min(25, len(writes))
+		if _, err := e.ddb.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{e.table: writes[:n]}}); err != nil {
+			t.Fatal(err)
+		}
+		writes = writes[n:]
+	}
+	if _, err := e.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.table),
+		Key:              map[string]types.AttributeValue{"PK": sv("CRED#" + id), "SK": sv("CRED")},
+		UpdateExpression: aws.String("SET projectCount = :n"), ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberN{Value: "999"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	got := e.must(200, partner, "PUT", path+"/projects/"+pid(999), map[string]any{"name": name}).json(t)
+	if n := len(got["projects"].([]any)); n != 1000 {
+		t.Fatalf("after the 1,000th association the credential shows %d projects", n)
+	}
+	if r := e.do(partner, "PUT", path+"/projects/"+pid(1000), map[string]any{"name": name}); r.status != 409 || r.code() != "quota_exceeded" {
+		t.Errorf("the 1,001st project: %d %.200s, want 409 quota_exceeded", r.status, r.body)
+	}
+	e.must(200, partner, "PUT", path+"/projects/"+pid(5), map[string]any{"name": strings.Repeat("é", 100)})
+	e.must(200, partner, "PATCH", path, map[string]any{"s3Name": "still-at-the-quota"})
+	e.must(200, partner, "POST", path+"/make-default", nil)
+	e.must(200, partner, "POST", path+"/check", nil)
+	e.must(200, partner, "POST", path+"/lock", nil)
+	e.must(200, engine, "GET", target("org-1", pid(7))+"?purpose=restore", nil)
+	e.must(200, partner, "POST", path+"/unlock", nil)
+	e.must(200, engine, "GET", target("org-1", pid(7)), nil)
+	e.must(200, partner, "PUT", "/v1/backup-credentials/"+other+"/projects/"+pid(3), map[string]any{"name": name}) // moves away
+	e.must(200, partner, "PUT", path+"/projects/"+pid(3), map[string]any{"name": name})                            // and back
+	e.must(204, partner, "DELETE", path+"/projects/"+pid(9), nil)
+	if r := e.do(partner, "DELETE", path, nil); r.status != 409 || r.code() != "in_use" {
+		t.Errorf("delete with 999 projects: %d %.200s, want 409 in_use", r.status, r.body)
+	}
+	if h := e.must(200, partner, "GET", path+"/history?limit=100", nil).json(t)["data"].([]any); len(h) < 10 {
+		t.Errorf("history = %d entries", len(h))
+	}
+	list := e.must(200, partner, "GET", "/v1/backup-credentials?organizationId=org-1&search=quota", nil).json(t)["data"].([]any)
+	if len(list) != 1 || len(list[0].(map[string]any)["projects"].([]any)) != 999 {
+		t.Errorf("the list shows %d credentials", len(list))
+	}
+	out, err := e.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.table),
+		Key: map[string]types.AttributeValue{"PK": sv("CRED#" + id), "SK": sv("CRED")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size := itemSize(out.Item); size > 4096 {
+		t.Errorf("the credential item is %d bytes with 999 projects; it should not grow with them", size)
+	}
+}
+
+// itemSize is an item's size as DynamoDB counts it, near enough: names and
+// values in bytes.
+func itemSize(it map[string]types.AttributeValue) int {
+	n := 0
+	for k, v := range it {
+		n += len(k) + valueSize(v)
+	}
+	return n
+}
+
+func valueSize(v types.AttributeValue) int {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		return len(v.Value)
+	case *types.AttributeValueMemberN:
+		return len(v.Value)
+	case *types.AttributeValueMemberM:
+		return 3 + itemSize(v.Value)
+	case *types.AttributeValueMemberL:
+		n := 3
+		for _, x := range v.Value {
+			n += 1 + valueSize(x)
+		}
+		return n
+	}
+	return 1
+}
+
+// TestListAnswerStaysBounded: a page whose credentials' projects would make
+// its answer larger than the store's bound ends early, with a cursor that
+// goes on after it; walking the cursors still visits every credential once.
+func TestListAnswerStaysBounded(t *testing.T) {
+	forBackends(t, func(t *testing.T, e *env) {
+		e.store.ListBytes = 2500 // about two credentials with a long-named project each
+		want := []string{}
+		for i := range 5 {
+			name := fmt.Sprintf("cred-%d", i)
+			id := e.create("org-1", name)
+			e.must(200, partner, "PUT", "/v1/backup-credentials/"+id+"/projects/p-1", map[string]any{"name": strings.Repeat("x", 100)})
+			want = append(want, name)
+		}
+		var got []string
+		pages, cursor := 0, ""
+		for range 10 {
+			q := "/v1/backup-credentials?organizationId=org-1&limit=100"
+			if cursor != "" {
+				q += "&cursor=" + cursor
+			}
+			r := e.must(200, partner, "GET", q, nil).json(t)
+			pages++
+			for _, c := range r["data"].([]any) {
+				got = append(got, c.(map[string]any)["s3Name"].(string))
+			}
+			if r["nextCursor"] == nil {
+				break
+			}
+			cursor = r["nextCursor"].(string)
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") || pages < 3 {
+			t.Errorf("%d pages of %v, want %v over several pages", pages, got, want)
+		}
 	})
 }
