@@ -114,10 +114,18 @@ func serve(ctx context.Context, secret []byte) error {
 	svc := &backup.Service{Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS")), Logger: slog.Default(),
 		TrustPrincipal: getenv("TRUST_PRINCIPAL_ARN", LocalTrustPrincipal), KeyRotationDays: cfg.KeyRotationDays}
 	addr := "127.0.0.1:" + getenv("PORT", "3000")
-	svc.Roles = localRoles(cfg, "http://"+addr+"/local-sts")
+	// The demo STS assumes any role: only for storage in process, never for
+	// real keys (with storage elsewhere and no STS endpoint, AWS's STS).
+	inProcess, demoSTS := cfg.Endpoint("DYNAMODB") == "", ""
+	if inProcess {
+		demoSTS = "http://" + addr + "/local-sts"
+	}
+	if svc.Roles, err = localRoles(ctx, cfg, demoSTS); err != nil {
+		return err
+	}
 	storage := []any{"dynamodb", "in process (minidyn)", "secretsManager", "in memory"}
 	devTokens := true
-	if cfg.Endpoint("DYNAMODB") != "" {
+	if !inProcess {
 		// Development tokens, and the public default secret, only for
 		// storage on this machine: anyone could sign tokens for real data.
 		devTokens = loopback(cfg.Endpoint("DYNAMODB")) && loopback(cfg.Endpoint("SECRETS_MANAGER"))
@@ -162,9 +170,9 @@ func serve(ctx context.Context, secret []byte) error {
 		go healthEvery(ctx, runner, interval)
 	}
 	api := &httpapi.API{Service: svc, Auth: localauth.Auth{Secret: secret, Claims: cfg.Claims}, Logger: slog.Default()}
-	origins := splitList(getenv("LOCAL_CORS_ORIGINS", "*"))
+	origins := parseOrigins(os.Getenv("LOCAL_CORS_ORIGINS"))
 	h, err := site{
-		api: api.Handler(), secret: secret, origins: origins, devTokens: devTokens,
+		api: api.Handler(), secret: secret, origins: origins, devTokens: devTokens, demoSTS: inProcess, logger: slog.Default(),
 		// The demo S3 provider: an endpoint of http://127.0.0.1:$PORT/local-s3
 		// accepts this key pair and refuses any other.
 		demo: demoS3{accessKeyID: getenv("LOCAL_S3_ACCESS_KEY_ID", "LOCALDEMOKEY"), secretKey: getenv("LOCAL_S3_SECRET_KEY", "local-demo-secret")},
@@ -180,19 +188,22 @@ func serve(ctx context.Context, secret []byte) error {
 		_ = srv.Shutdown(shutdown)
 	}()
 	slog.Info("local API listening", append([]any{"url", "http://" + addr, "page", "http://" + addr + "/"}, append(storage,
-		"sts", endpointOrAWS(cfg, "STS"), "demoS3", "http://"+addr+"/local-s3", "rolesSTS", rolesEndpoint(cfg, "http://"+addr+"/local-sts"), "reference", "http://"+addr+"/reference",
-		"corsOrigins", strings.Join(origins, ","), "allowedEndpointRanges", fmt.Sprint(cfg.AllowCIDRs))...)...)
+		"sts", endpointOrAWS(cfg, "STS"), "demoS3", "http://"+addr+"/local-s3", "rolesSTS", rolesEndpoint(cfg, demoSTS), "reference", "http://"+addr+"/reference",
+		"corsOrigins", origins.String(), "allowedEndpointRanges", fmt.Sprint(cfg.AllowCIDRs))...)...)
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
 }
 
-// rolesEndpoint names where roles are assumed: the configured STS, or
-// the demo one.
+// rolesEndpoint names where roles are assumed: the configured STS, else
+// the demo one when there is one (storage in process), else AWS's own.
 func rolesEndpoint(cfg app.Config, demo string) string {
 	if e := cfg.Endpoint("STS"); e != "" {
 		return e
+	}
+	if demo == "" {
+		return "AWS"
 	}
 	return demo
 }
@@ -202,17 +213,27 @@ func rolesEndpoint(cfg app.Config, demo string) string {
 const LocalTrustPrincipal = "arn:aws:iam::000000000000:role/backup-credentials-local"
 
 // localRoles assumes roles through the STS that AWS_ENDPOINT_URL[_STS]
-// names (moto's, with make run-moto) or else the local API's demo STS
-// (demo), with the environment's credentials or placeholder ones.
-func localRoles(cfg app.Config, demo string) *provider.Roles {
+// names (moto's, with make run-moto), else the local API's demo STS (demo,
+// storage in process only), else AWS's own with the SDK's usual
+// credentials. An emulator, or the demo STS, takes placeholder credentials
+// when the environment has none.
+func localRoles(ctx context.Context, cfg app.Config, demo string) (*provider.Roles, error) {
 	awsCfg := cfg.AWS
-	if awsCfg.Credentials == nil {
+	endpoint := rolesEndpoint(cfg, demo)
+	if endpoint == "AWS" {
+		loaded, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("load AWS config: %w", err)
+		}
+		awsCfg.Credentials, awsCfg.Region, endpoint = loaded.Credentials, loaded.Region, ""
+	}
+	if awsCfg.Credentials == nil && loopback(endpoint) {
 		awsCfg.Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
 	}
 	if awsCfg.Region == "" {
 		awsCfg.Region = "us-east-1"
 	}
-	return provider.NewRoles(awsCfg, rolesEndpoint(cfg, demo), "", cfg.CheckTimeout)
+	return provider.NewRoles(awsCfg, endpoint, "", cfg.CheckTimeout), nil
 }
 
 // every runs fn every interval until ctx ends, logging its failures as
@@ -353,9 +374,13 @@ func healthCheckOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	roles, err := localRoles(ctx, cfg, "")
+	if err != nil {
+		return err
+	}
 	r := &health.Runner{Store: st, Secrets: sec,
 		Service: &backup.Service{Store: st, Secrets: sec, Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS")),
-			Roles: localRoles(cfg, ""), KeyRotationDays: cfg.KeyRotationDays},
+			Roles: roles, KeyRotationDays: cfg.KeyRotationDays},
 		Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost}
 	_, err = r.Run(ctx)
 	return err

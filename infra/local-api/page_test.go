@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -43,15 +44,17 @@ func pageServer(t *testing.T) *httptest.Server {
 	secret := []byte("page-test-secret")
 	api := &httpapi.API{Service: svc, Auth: localauth.Auth{Secret: secret, Claims: httpapi.DefaultClaims},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	h, err := site{api: api.Handler(), secret: secret, origins: []string{"*"}, devTokens: true,
-		demo: demoS3{accessKeyID: "LOCALDEMOKEY", secretKey: "local-demo-secret"}}.handler()
+	h, err := site{api: api.Handler(), secret: secret, origins: parseOrigins(""), devTokens: true, demoSTS: true,
+		demo: demoS3{accessKeyID: "LOCALDEMOKEY", secretKey: "local-demo-secret"}, logger: api.Logger}.handler()
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	// Roles are assumed through the local API's demo STS, as make run does.
-	svc.Roles = localRoles(app.Config{CheckTimeout: 5 * time.Second}, srv.URL+"/local-sts")
+	if svc.Roles, err = localRoles(context.Background(), app.Config{CheckTimeout: 5 * time.Second}, srv.URL+"/local-sts"); err != nil {
+		t.Fatal(err)
+	}
 	return srv
 }
 
@@ -332,5 +335,70 @@ func TestPageInBrowser(t *testing.T) {
 	screenshot(t, reader, "ui-narrow.png")
 	if overflow, err := eval[bool](reader, `document.documentElement.scrollWidth > 390`); err != nil || overflow {
 		t.Errorf("at 390 px the page is wider than the screen (%v)", err)
+	}
+}
+
+// TestOtherOriginsInBrowser plays, in Chromium, a web page on another
+// origin that tries what the attack on the local API did (a development
+// token as text/plain, for the backup engine and for a partner, then a
+// list with a token it was given), and a UI on its own dev server at
+// http://localhost:<port> that calls the API with a pasted token: the page
+// learns nothing, the dev server works.
+func TestOtherOriginsInBrowser(t *testing.T) {
+	api := pageServer(t)
+	ctx := browser(t)
+	tok := func() string {
+		resp, err := http.Post(api.URL+"/local/token", "application/json", strings.NewReader(`{"organizations":["org-1"],"role":"partner"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct{ Token string }
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Token == "" {
+			t.Fatalf("token: %v", err)
+		}
+		return out.Token
+	}()
+	// attempts reads what each call lets the page see: "read <status>"
+	// when the browser let it read the answer, "blocked" when not.
+	attempts := fmt.Sprintf(`<!doctype html><title>page</title><script>
+const api = %q, token = %q;
+const read = (p) => p.then(r => "read " + r.status).catch(() => "blocked");
+window.results = Promise.all([
+  read(fetch(api + "/local/token", {method: "POST", headers: {"Content-Type": "text/plain"}, body: '{"organizations":["org-1"],"role":"backup-engine"}'})),
+  read(fetch(api + "/local/token", {method: "POST", headers: {"Content-Type": "application/json"}, body: '{"organizations":["org-1"],"role":"partner"}'})),
+  read(fetch(api + "/v1/backup-credentials", {headers: {"Authorization": "Bearer " + token}})),
+]).then(r => r.join(","));
+</script>`, api.URL, tok)
+	serve := func(addr string) string {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = io.WriteString(w, attempts)
+		}))
+		srv.Listener = l
+		srv.Start()
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	results := func(page string) string {
+		step(t, ctx, "open "+page, chromedp.Navigate(page))
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.results`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("%s: %v", page, err)
+		}
+		return got
+	}
+	// 127.0.0.2 is this machine too, but another origin than the default
+	// allows: a web page as far as the local API knows.
+	if got := results(serve("127.0.0.2:0") + "/"); got != "blocked,blocked,blocked" {
+		t.Errorf("a page on another origin: %s, want every call blocked", got)
+	}
+	devServer := strings.Replace(serve("127.0.0.1:0"), "127.0.0.1", "localhost", 1)
+	if got := results(devServer + "/"); got != "blocked,blocked,read 200" {
+		t.Errorf("a UI dev server on %s: %s, want no development token and the list read", devServer, got)
 	}
 }

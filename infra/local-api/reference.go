@@ -125,14 +125,7 @@ func asList(v any) []any { l, _ := v.([]any); return l }
 var referencePage = template.Must(template.New("reference").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}} {{.Version}}: reference</title>
-<style>
-body{font:15px/1.5 system-ui,sans-serif;max-width:980px;margin:0 auto;padding:1rem;color:#1b1f24}
-h2{margin-top:2.5rem;border-top:1px solid #d0d7de;padding-top:1rem;font-size:1.1rem}
-code,pre{font:13px ui-monospace,monospace}pre{background:#f6f8fa;padding:.6rem;overflow:auto;border-radius:6px}
-.m{display:inline-block;min-width:4.5rem;font-weight:700}.GET{color:#0969da}.POST{color:#1a7f37}.PUT,.PATCH{color:#9a6700}.DELETE{color:#cf222e}
-table{border-collapse:collapse;width:100%}td,th{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top}
-nav a{display:block}
-</style></head><body>
+<link rel="stylesheet" href="/ui/reference.css"></head><body>
 <h1>{{.Title}} <small>{{.Version}}</small></h1>
 <p>{{.Description}}</p>
 <p>The machine-readable document: <a href="/openapi.yaml">/openapi.yaml</a>. Servers:</p>

@@ -55,12 +55,18 @@ func (s *statusRecorder) Write(p []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the writer beneath.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// logged gives every request an ID, answers it in X-Request-Id, and logs one
+// Logged gives every request an ID, answers it in X-Request-Id, and logs one
 // line per request: method, path, status, duration, the part of it spent
 // waiting on AWS and providers (awsMs, over awsCalls round trips), and ID.
-// Never a body, a query or a header value: they may carry keys or tokens.
-func (a *API) logged(next http.Handler) http.Handler {
+// Never a body, a query or a header value: they may carry keys or tokens. A
+// request that an outer Logged serves already is left to it, so a site that
+// logs all it serves (the local API) logs the API's requests once.
+func Logged(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if RequestID(r.Context()) != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
 		start := time.Now()
 		id := newRequestID(r)
 		w.Header().Set("X-Request-Id", id)
@@ -72,7 +78,7 @@ func (a *API) logged(next http.Handler) http.Handler {
 			rec.status = http.StatusOK
 		}
 		inAWS, calls := clock.Spent()
-		a.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method), slog.String("path", truncate(r.URL.Path)), slog.Int("status", rec.status),
 			slog.Float64("durationMs", awstime.Millis(time.Since(start))), slog.Float64("awsMs", awstime.Millis(inAWS)), slog.Int("awsCalls", calls),
 			slog.String("requestId", id))
