@@ -306,3 +306,23 @@ func getN(it map[string]types.AttributeValue, k string) string {
 	}
 	return v.Value
 }
+
+// TestHistoryAfterARefusedTransaction: the afternoon that broke make run.
+// A delete writes a history entry with no fields; a refused create then
+// cancels a transaction, which the in-process emulator rolls back from a
+// copy of its table; the history and every later read still answer.
+func TestHistoryAfterARefusedTransaction(t *testing.T) {
+	forBackends(t, func(t *testing.T, e *env) {
+		x := e.create("org-1", "x-first")
+		a := e.create("org-1", "a-second")
+		e.must(204, partner, "DELETE", "/v1/backup-credentials/"+a, nil)
+		if r := e.do(partner, "POST", "/v1/backup-credentials", createBody("org-1", "X-FIRST")); r.status != 409 || r.code() != "name_taken" {
+			t.Fatalf("a name like x-first: %d %s, want 409 name_taken", r.status, r.body)
+		}
+		e.must(200, partner, "GET", "/v1/backup-credentials/"+x+"/history", nil)
+		e.must(200, partner, "GET", "/v1/backup-credentials?organizationId=org-1", nil)
+		if _, _, err := e.store.ScanCredentials(context.Background(), "", 100); err != nil {
+			t.Errorf("the health run's scan after the refused create: %v", err)
+		}
+	})
+}

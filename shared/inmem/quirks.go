@@ -20,10 +20,13 @@ import (
 //   - minidyn ignores a REMOVE of a top-level attribute: the adapter drops
 //     it from the update and removes the attribute itself once the write
 //     succeeded (reading the item and putting it back without it);
-//   - minidyn loses a map that becomes empty, and turns an empty map into an
-//     untyped value when it rolls a transaction back: the adapter keeps a
-//     hidden entry in every top-level map it writes, and takes it out of
-//     every item it answers.
+//   - minidyn loses a map that becomes empty, and when it rolls a cancelled
+//     transaction back it restores the whole table from a copy that turns
+//     every empty list and empty map, at any depth and in any item, into an
+//     untyped value (which then breaks every Query and Scan, as they walk
+//     the whole table): the adapter keeps a hidden entry in every map and a
+//     hidden element in every empty list it writes, items and expression
+//     values alike, and takes them out of everything it answers.
 //
 // Writes go one at a time, so a removal cannot interleave with another write.
 type quirks struct {
@@ -51,17 +54,21 @@ func (q *quirks) middleware(stack *middleware.Stack) error {
 			switch p := in.Parameters.(type) {
 			case *dynamodb.PutItemInput:
 				pad(p.Item)
+				pad(p.ExpressionAttributeValues)
 			case *dynamodb.UpdateItemInput:
+				pad(p.ExpressionAttributeValues)
 				removals = append(removals, q.update(p.TableName, p.Key, &p.UpdateExpression, p.ExpressionAttributeNames, p.ExpressionAttributeValues, p.ConditionExpression)...)
 			case *dynamodb.TransactWriteItemsInput:
 				for _, it := range p.TransactItems {
 					if it.Put != nil {
 						pad(it.Put.Item)
+						pad(it.Put.ExpressionAttributeValues)
 					}
 					if u := it.Update; u != nil {
 						if u.ExpressionAttributeValues == nil {
 							u.ExpressionAttributeValues = map[string]types.AttributeValue{}
 						}
+						pad(u.ExpressionAttributeValues)
 						removals = append(removals, q.update(u.TableName, u.Key, &u.UpdateExpression, u.ExpressionAttributeNames, u.ExpressionAttributeValues, u.ConditionExpression)...)
 					}
 				}
@@ -169,26 +176,64 @@ func (q *quirks) remove(ctx context.Context, r removal) error {
 	return err
 }
 
-// pad puts the hidden entry into every top-level map of an item.
+// pad puts the hidden entry into every map of an item (or of expression
+// values), at any depth, and the hidden element into every empty list.
 func pad(it map[string]types.AttributeValue) {
 	for _, v := range it {
-		if m, ok := v.(*types.AttributeValueMemberM); ok {
-			if m.Value == nil {
-				m.Value = map[string]types.AttributeValue{}
-			}
-			m.Value[hidden] = &types.AttributeValueMemberBOOL{Value: true}
+		padValue(v)
+	}
+}
+
+func padValue(v types.AttributeValue) {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberM:
+		if v.Value == nil {
+			v.Value = map[string]types.AttributeValue{}
+		}
+		pad(v.Value)
+		v.Value[hidden] = &types.AttributeValueMemberBOOL{Value: true}
+	case *types.AttributeValueMemberL:
+		for _, e := range v.Value {
+			padValue(e)
+		}
+		if len(v.Value) == 0 {
+			v.Value = []types.AttributeValue{hiddenElement()}
 		}
 	}
 }
 
-// unpad takes the hidden entries and attributes out of an item.
+// emptyList is the key of the one entry of the map that stands in an empty
+// list. No attribute or project name the store writes can be it, and a map
+// the store writes (padded with hidden) never looks like it.
+const emptyList = "\x00inmem-empty-list"
+
+func hiddenElement() types.AttributeValue {
+	return &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{emptyList: &types.AttributeValueMemberBOOL{Value: true}}}
+}
+
+// unpad takes the hidden entries, elements and attributes out of an item.
 func unpad(it map[string]types.AttributeValue) {
 	delete(it, hidden)
-	for _, v := range it {
-		if m, ok := v.(*types.AttributeValueMemberM); ok {
-			delete(m.Value, hidden)
-		}
+	for k, v := range it {
+		it[k] = unpadValue(v)
 	}
+}
+
+func unpadValue(v types.AttributeValue) types.AttributeValue {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberM:
+		unpad(v.Value)
+	case *types.AttributeValueMemberL:
+		kept := v.Value[:0]
+		for _, e := range v.Value {
+			if m, ok := e.(*types.AttributeValueMemberM); ok && m.Value[emptyList] != nil {
+				continue
+			}
+			kept = append(kept, unpadValue(e))
+		}
+		v.Value = kept
+	}
+	return v
 }
 
 func unpadResult(result any) {
