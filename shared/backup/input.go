@@ -15,7 +15,7 @@ type CreateInput struct {
 	RoleARN        string  `json:"s3RoleArn"`
 	Endpoint       string  `json:"s3Endpoint"`
 	Region         string  `json:"s3Region"`
-	CACertificate  *string `json:"s3CaCertificate"`
+	CACertificate  *string `json:"s3CaCertificate" null:"ok"`
 }
 
 // KeysInput is the body of a validate request: keys to check, nothing to
@@ -26,14 +26,16 @@ type KeysInput struct {
 	SecretKey     string  `json:"s3SecretKey"`
 	Endpoint      string  `json:"s3Endpoint"`
 	Region        string  `json:"s3Region"`
-	CACertificate *string `json:"s3CaCertificate"`
+	CACertificate *string `json:"s3CaCertificate" null:"ok"`
 	// A role is checked with its organization's external ID.
 	RoleARN        string `json:"s3RoleArn"`
 	OrganizationID string `json:"organizationId"`
 }
 
 // PatchInput is the body of an update request. A nil field is left as it
-// is; CACertificate tells "absent" from "null" (which removes it).
+// is (null is refused for all but one); CACertificate tells "absent" from
+// "null" (which removes it). A field tagged null:"ok" takes null; the
+// decoder refuses null for any other.
 type PatchInput struct {
 	ID             *string        `json:"id"`
 	OrganizationID *string        `json:"organizationId"`
@@ -44,7 +46,7 @@ type PatchInput struct {
 	SecretKey      *string        `json:"s3SecretKey"`
 	Endpoint       *string        `json:"s3Endpoint"`
 	Region         *string        `json:"s3Region"`
-	CACertificate  NullableString `json:"s3CaCertificate"`
+	CACertificate  NullableString `json:"s3CaCertificate" null:"ok"`
 }
 
 // NullableString is a JSON field that may be absent, null or a string.

@@ -59,15 +59,19 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 }
 
 // strictMembers refuses what encoding/json accepts silently: a member named
-// twice (the last would win), and a member whose name matches a field only
-// in another case ("organizationid"). It lists every such member; a body
-// that is not a JSON object is left to the decoder to refuse.
+// twice (the last would win), a member whose name matches a field only in
+// another case ("organizationid"), and null for a member that has no
+// meaning for it (encoding/json leaves the field as it was: a PATCH of
+// {"s3Name": null} would change nothing and answer 200). Only a field
+// tagged null:"ok" (s3CaCertificate: null removes the CA) takes null. It
+// lists every such member; a body that is not a JSON object is left to the
+// decoder to refuse.
 func strictMembers(body []byte, v any) error {
-	fields := map[string]bool{}
+	fields := map[string]bool{} // name -> whether null is allowed
 	t := reflect.TypeOf(v).Elem()
 	for i := 0; i < t.NumField(); i++ {
 		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
-			fields[name] = true
+			fields[name] = t.Field(i).Tag.Get("null") == "ok"
 		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -82,10 +86,11 @@ func strictMembers(body []byte, v any) error {
 			return nil
 		}
 		key, _ := tok.(string)
+		nullable, known := fields[key]
 		switch {
 		case seen[key]:
 			f = append(f, backup.FieldError{Field: key, Message: "is given more than once"})
-		case !fields[key]:
+		case !known:
 			msg := "is not a field of this request"
 			for name := range fields {
 				if strings.EqualFold(name, key) {
@@ -98,6 +103,9 @@ func strictMembers(body []byte, v any) error {
 		var value json.RawMessage
 		if err := dec.Decode(&value); err != nil {
 			return nil
+		}
+		if known && !nullable && string(value) == "null" {
+			f = append(f, backup.FieldError{Field: key, Message: "must not be null; leave it out to leave it as it is"})
 		}
 	}
 	if len(f) > 0 {

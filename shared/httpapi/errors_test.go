@@ -201,6 +201,18 @@ func TestStrictJSON(t *testing.T) {
 			"s3SecretKey":"` + secret + `","s3Endpoint":"https://s3.amazonaws.com","S3Region":"us-east-1"}`, []string{"S3Region", "organizationid"}},
 		{"patch, twice", "PATCH", "/v1/backup-credentials/" + id, `{"s3Name":"strict-3","s3Name":"strict-4"}`, []string{"s3Name"}},
 		{"project, another case", "PUT", "/v1/backup-credentials/" + id + "/projects/p-1", `{"Name":"shop"}`, []string{"Name"}},
+		// null where a string is expected: only s3CaCertificate takes it.
+		{"patch, a null name", "PATCH", "/v1/backup-credentials/" + id, `{"s3Name":null}`, []string{"s3Name"}},
+		{"patch, every string null", "PATCH", "/v1/backup-credentials/" + id, `{"id":null,"organizationId":null,"authType":null,"s3RoleArn":null,
+			"s3AccessKeyId":null,"s3SecretKey":null,"s3Endpoint":null,"s3Region":null,"s3CaCertificate":null}`,
+			[]string{"authType", "id", "organizationId", "s3AccessKeyId", "s3Endpoint", "s3Region", "s3RoleArn", "s3SecretKey"}},
+		{"create, null strings", "POST", "/v1/backup-credentials", `{"organizationId":"org-1","s3Name":null,"s3AccessKeyId":"AKIA1",
+			"s3SecretKey":"` + secret + `","s3Endpoint":"https://s3.amazonaws.com","s3Region":null,"authType":null,"s3CaCertificate":null}`,
+			[]string{"authType", "s3Name", "s3Region"}},
+		{"validate, null keys", "POST", "/v1/backup-credentials/validate", `{"s3AccessKeyId":null,"s3SecretKey":null,
+			"s3Endpoint":"https://s3.amazonaws.com","s3Region":"us-east-1","organizationId":null,"s3RoleArn":null}`,
+			[]string{"organizationId", "s3AccessKeyId", "s3RoleArn", "s3SecretKey"}},
+		{"project, a null name", "PUT", "/v1/backup-credentials/" + id + "/projects/p-1", `{"name":null}`, []string{"name"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -212,5 +224,9 @@ func TestStrictJSON(t *testing.T) {
 	}
 	if r := e.must(200, partner, "GET", "/v1/backup-credentials/"+id, nil).json(t); r["s3Name"] != "strict" || r["version"] != float64(1) {
 		t.Errorf("a refused body changed the credential: %v", r)
+	}
+	// s3CaCertificate: null means "no CA", and changes nothing here.
+	if r := e.must(200, partner, "PATCH", "/v1/backup-credentials/"+id, `{"s3CaCertificate":null}`).json(t); r["version"] != float64(1) {
+		t.Errorf("removing a CA the credential does not have changed it: %v", r)
 	}
 }

@@ -221,7 +221,7 @@ func TestUpdate(t *testing.T) {
 			{"endpoint without the secret", map[string]any{"s3Endpoint": "https://s3.us-east-1.amazonaws.com"}, nil, 400, "validation_failed"},
 			{"region without the secret", map[string]any{"s3Region": "us-east-1"}, nil, 400, "validation_failed"},
 			{"CA without the secret", map[string]any{"s3CaCertificate": testCA}, nil, 400, "validation_failed"},
-			{"null name", `{"s3Name": null}`, nil, 200, ""},
+			{"null name", `{"s3Name": null}`, nil, 400, "validation_failed"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
