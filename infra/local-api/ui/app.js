@@ -229,6 +229,30 @@ function openAdd() {
   $("#f-s3Name").focus();
 }
 
+const secretHint = "Never shown. Leave empty to keep it; enter it again to change the keys, endpoint, region or CA.";
+const moveLabels = { s3AccessKeyId: "access key ID", s3Endpoint: "endpoint", s3Region: "region", s3CaCertificate: "CA certificate" };
+
+// secretNeeded asks for the secret key as soon as an edit moves a key
+// credential's keys (a new access key ID, endpoint, region or CA), and says
+// why: the keys are checked where they will be used, and the service never
+// sends a stored secret key somewhere new unless the person who knows it
+// does.
+function secretNeeded() {
+  if (!editing) return;
+  const c = editing.credential;
+  const v = formValues();
+  const moved = v.authType === "role" || c.authType === "role" ? [] : Object.keys(moveLabels).filter((f) => {
+    const was = c[f] ?? (f === "s3CaCertificate" ? null : "");
+    return v[f] !== was;
+  });
+  const input = $("#f-s3SecretKey");
+  input.required = moved.length > 0;
+  input.setAttribute("aria-required", String(moved.length > 0));
+  $("#secret-hint").textContent = moved.length
+    ? `Required: the ${moved.map((f) => moveLabels[f]).join(", ")} changes, so the keys are checked where they will be used, and the stored secret key goes nowhere new unless you enter it.`
+    : secretHint;
+}
+
 async function openEdit(c) {
   const { data, etag } = await state.api.get(c.id);
   editing = { credential: data, etag };
@@ -242,8 +266,7 @@ async function openEdit(c) {
   ro.value = data.organizationId;
   for (const f of fields.slice(1)) document.getElementById(`f-${f}`).value = f === "s3SecretKey" ? "" : data[f] ?? "";
   showAuth();
-  $("#secret-hint").textContent = "Never shown. Leave empty to keep it; enter it again to change the endpoint, region or CA.";
-  $("#f-s3SecretKey").required = false;
+  secretNeeded();
   $("#edit-dialog").showModal();
   $("#f-s3Name").focus();
 }
@@ -375,6 +398,7 @@ async function start() {
   $("#cancel").addEventListener("click", () => $("#edit-dialog").close());
   $("#check-keys").addEventListener("click", checkKeys);
   $("#f-authType").addEventListener("change", showAuth);
+  for (const f of [...Object.keys(moveLabels), "authType"]) document.getElementById(`f-${f}`).addEventListener(f === "authType" ? "change" : "input", secretNeeded);
   $("#f-organizationId").addEventListener("change", showAuth);
   $("#project-form").addEventListener("submit", saveProject);
   $("#project-cancel").addEventListener("click", () => $("#project-dialog").close());
