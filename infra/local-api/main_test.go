@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -89,7 +90,10 @@ func TestDefaultSecretOnlyForLocalStorage(t *testing.T) {
 
 // TestRunMotoPublishes: with its storage on moto (make run-moto), the local
 // API follows the table's stream and puts each change on moto's event bus,
-// as the deployed publisher does.
+// as the deployed publisher does: every committed change once, in order, and
+// nothing of a refused write, whose transaction moto rolls back (it used to
+// leave the cancelled writes in the stream its readers hold, and nothing
+// after them).
 func TestRunMotoPublishes(t *testing.T) {
 	moto, err := mototest.Start()
 	if err != nil {
@@ -130,35 +134,81 @@ func TestRunMotoPublishes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := fmt.Sprintf(`{"organizationId":"org-1","s3Name":"prod-backups","s3AccessKeyId":"LOCALDEMOKEY","s3SecretKey":"local-demo-secret","s3Endpoint":"%s/local-s3","s3Region":"us-east-1"}`, base)
-	var status int
-	for i := 0; i < 100 && status == 0; i++ {
-		req, _ := http.NewRequest(http.MethodPost, base+"/v1/backup-credentials", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("Content-Type", "application/json")
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			status = resp.StatusCode
-			resp.Body.Close()
+	call := func(method, path, body string) (int, string) {
+		for i := 0; i < 100; i++ {
+			req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				time.Sleep(50 * time.Millisecond) // not serving yet
+				continue
+			}
+			defer resp.Body.Close()
+			var out struct{ ID string }
+			_ = json.NewDecoder(resp.Body).Decode(&out)
+			return resp.StatusCode, out.ID
+		}
+		t.Fatalf("%s %s: the local API does not answer", method, path)
+		return 0, ""
+	}
+	create := func(name string) (int, string) {
+		return call("POST", "/v1/backup-credentials", fmt.Sprintf(`{"organizationId":"org-1","s3Name":%q,"s3AccessKeyId":"LOCALDEMOKEY",
+			"s3SecretKey":"local-demo-secret","s3Endpoint":"%s/local-s3","s3Region":"us-east-1"}`, name, base))
+	}
+	steps := []struct {
+		what string
+		do   func() (int, string)
+		want int
+	}{
+		{"create x", func() (int, string) { return create("x-first") }, 201},
+		{"create a", func() (int, string) { return create("a-second") }, 201},
+	}
+	var x, a string
+	for _, st := range steps {
+		status, id := st.do()
+		if status != st.want {
+			t.Fatalf("%s: %d, want %d", st.what, status, st.want)
+		}
+		if x == "" {
+			x = id
 		} else {
-			time.Sleep(50 * time.Millisecond)
+			a = id
 		}
 	}
-	if status != http.StatusCreated {
-		t.Fatalf("create answered %d", status)
+	if status, _ := call("DELETE", "/v1/backup-credentials/"+a, ""); status != 204 {
+		t.Fatalf("delete a: %d", status)
 	}
-	var got string
-	for i := 0; i < 50 && got == ""; i++ {
-		out, err := sqs.NewFromConfig(cfg).ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl})
+	if status, _ := create("X-FIRST"); status != 409 {
+		t.Fatalf("a name like x's: %d, want 409", status)
+	}
+	if status, _ := call("POST", "/v1/backup-credentials/"+x+"/lock", ""); status != 200 {
+		t.Fatalf("lock x: %d", status)
+	}
+	want := []string{"Created " + x, "Created " + a, "Deleted " + a, "Locked " + x}
+	var got []string
+	for i := 0; i < 60 && len(got) < len(want); i++ {
+		out, err := sqs.NewFromConfig(cfg).ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range out.Messages {
-			got = aws.ToString(m.Body)
+			var ev struct {
+				DetailType string `json:"detail-type"`
+				Detail     struct{ CredentialID string }
+			}
+			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, strings.TrimPrefix(ev.DetailType, "Backup Credential ")+" "+ev.Detail.CredentialID)
+			if strings.Contains(aws.ToString(m.Body), "local-demo-secret") {
+				t.Errorf("an event carries the secret: %s", aws.ToString(m.Body))
+			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if !strings.Contains(got, `"detail-type": "Backup Credential Created"`) || strings.Contains(got, "local-demo-secret") {
-		t.Errorf("moto's bus got %q, want the Created event without the secret", got)
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("moto's bus got\n %v\nwant\n %v", got, want)
 	}
 	cancel()
 	if err := <-served; err != nil {

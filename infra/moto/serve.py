@@ -1,10 +1,20 @@
-"""Serve moto like moto_server, one request at a time.
+"""Serve moto like moto_server, one request at a time, with its streams
+kept whole across cancelled transactions.
 
 moto_server handles requests on threads without isolating DynamoDB
 transactions from each other (a failed transaction even restores a copy of
 the whole table), which DynamoDB never does. Serializing requests gives
 transactions DynamoDB's all-or-nothing, one-after-another semantics while
 clients still race each other between their calls.
+
+A cancelled TransactWriteItems replaces the table with a copy taken before
+it, stream shard included, while every shard iterator handed out already
+keeps reading the old shard: that one holds the cancelled writes' records
+and receives nothing more. A reader following the stream (make run-moto's
+publisher, the tests) then announced a refused create and nothing after
+it. DynamoDB's stream never holds a cancelled write, and its iterators see
+every later one: so here the restored table keeps the shard its readers
+hold, without the records the cancelled transaction added.
 
 Usage: python3 serve.py [-H HOST] [-p PORT]
 """
@@ -14,7 +24,29 @@ import os
 import threading
 
 from werkzeug.serving import run_simple
+from moto.dynamodb.models import DynamoDBBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+
+def keep_streams_whole():
+    """Make a cancelled transaction leave each table's stream shard, the
+    object its iterators read, as it was before the transaction."""
+    transact = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        shards = {name: (t.stream_shard, len(t.stream_shard.items))
+                  for name, t in self.tables.items() if t.stream_shard is not None}
+        try:
+            return transact(self, transact_items)
+        except Exception:
+            for name, (shard, length) in shards.items():
+                del shard.items[length:]
+                table = self.tables.get(name)
+                if table is not None and table.stream_shard is not shard:
+                    table.stream_shard, shard.table = shard, table
+            raise
+
+    DynamoDBBackend.transact_write_items = transact_write_items
 
 
 def serialized(app):
@@ -33,6 +65,7 @@ def main():
     parser.add_argument("-p", "--port", type=int, default=5000)
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))
+    keep_streams_whole()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(args.host, args.port, serialized(app), threaded=True)
 
