@@ -27,7 +27,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/acme/backup-credentials/infra/local-api/tail"
+	"github.com/acme/backup-credentials/shared/tail"
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/eventbus"
