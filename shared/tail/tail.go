@@ -6,6 +6,7 @@ package tail
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,12 +23,17 @@ import (
 // first record it did not take, or "" when it took them all.
 type Deliver func(ctx context.Context, recs []stream.Record) (string, error)
 
-// A Tail follows one table's stream from its oldest record.
+// A Tail follows one table's stream from its oldest record. Like Lambda's
+// poller it keeps each shard's iterator from one poll to the next, and
+// makes a new one from the last record taken only when it has none or the
+// one it kept is refused (expired).
 type Tail struct {
 	api *dynamodbstreams.Client
 	arn string
-	// after is, per shard, the last record taken.
+	// after is, per shard, the last record taken; next the iterator the
+	// last poll ended with.
 	after map[string]string
+	next  map[string]*string
 }
 
 // New returns a Tail of the table's stream.
@@ -39,7 +45,7 @@ func New(ctx context.Context, cfg aws.Config, table string) (*Tail, error) {
 	if out.Table.LatestStreamArn == nil {
 		return nil, fmt.Errorf("table %s has no stream", table)
 	}
-	return &Tail{api: dynamodbstreams.NewFromConfig(cfg), arn: *out.Table.LatestStreamArn, after: map[string]string{}}, nil
+	return &Tail{api: dynamodbstreams.NewFromConfig(cfg), arn: *out.Table.LatestStreamArn, after: map[string]string{}, next: map[string]*string{}}, nil
 }
 
 // Drain delivers every record written so far that is not taken yet to
@@ -58,7 +64,12 @@ func (t *Tail) Drain(ctx context.Context, limit int, deliver Deliver) error {
 	return nil
 }
 
-func (t *Tail) drainShard(ctx context.Context, shard string, limit int32, deliver Deliver) error {
+// iterator returns the shard's kept iterator, or a new one from the last
+// record taken.
+func (t *Tail) iterator(ctx context.Context, shard string) (*string, error) {
+	if it := t.next[shard]; it != nil {
+		return it, nil
+	}
 	in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(t.arn), ShardId: aws.String(shard),
 		ShardIteratorType: types.ShardIteratorTypeTrimHorizon}
 	if seq := t.after[shard]; seq != "" {
@@ -66,15 +77,28 @@ func (t *Tail) drainShard(ctx context.Context, shard string, limit int32, delive
 	}
 	it, err := t.api.GetShardIterator(ctx, in)
 	if err != nil {
-		return fmt.Errorf("shard iterator: %w", err)
+		return nil, fmt.Errorf("shard iterator: %w", err)
 	}
-	iter := it.ShardIterator
+	return it.ShardIterator, nil
+}
+
+func (t *Tail) drainShard(ctx context.Context, shard string, limit int32, deliver Deliver) error {
+	iter, err := t.iterator(ctx, shard)
+	if err != nil {
+		return err
+	}
 	for iter != nil {
 		out, err := t.api.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(limit)})
-		if err != nil {
+		var expired *types.ExpiredIteratorException
+		switch {
+		case errors.As(err, &expired):
+			t.next[shard] = nil // made anew from the last record taken, next time
+			return fmt.Errorf("get records: %w", err)
+		case err != nil:
 			return fmt.Errorf("get records: %w", err)
 		}
 		if len(out.Records) == 0 {
+			t.next[shard] = out.NextShardIterator
 			return nil
 		}
 		recs := make([]stream.Record, 0, len(out.Records))
@@ -91,12 +115,14 @@ func (t *Tail) drainShard(ctx context.Context, shard string, limit int32, delive
 		failed, err := deliver(ctx, recs)
 		for _, r := range recs {
 			if r.Seq == failed {
+				t.next[shard] = nil // delivered again from the first record not taken
 				return fmt.Errorf("delivery stopped at record %s: %w", failed, err)
 			}
 			t.after[shard] = r.Seq
 		}
 		iter = out.NextShardIterator
 	}
+	t.next[shard] = nil
 	return nil
 }
 
