@@ -25,12 +25,19 @@ import threading
 
 from werkzeug.serving import run_simple
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import StreamShard
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 
 def keep_streams_whole():
     """Make a cancelled transaction leave each table's stream shard, the
-    object its iterators read, as it was before the transaction."""
+    object its iterators read, as it was before the transaction.
+
+    The copy moto takes before a transaction shares the shard instead of
+    copying it (with every record the table's stream ever held, which made
+    each transaction cost more than the last); the rollback below cuts the
+    shared shard back to where it was."""
+    StreamShard.__deepcopy__ = lambda self, memo: self
     transact = DynamoDBBackend.transact_write_items
 
     def transact_write_items(self, transact_items):
