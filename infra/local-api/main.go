@@ -34,7 +34,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/acme/backup-credentials/infra/local-api/localauth"
-	"github.com/acme/backup-credentials/shared/tail"
 	"github.com/acme/backup-credentials/shared/app"
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
@@ -45,6 +44,7 @@ import (
 	"github.com/acme/backup-credentials/shared/provider"
 	"github.com/acme/backup-credentials/shared/secrets"
 	"github.com/acme/backup-credentials/shared/stream"
+	"github.com/acme/backup-credentials/shared/tail"
 )
 
 func main() {

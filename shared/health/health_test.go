@@ -27,7 +27,6 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/acme/backup-credentials/shared/tail"
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/eventbus"
@@ -36,6 +35,7 @@ import (
 	"github.com/acme/backup-credentials/shared/provider"
 	"github.com/acme/backup-credentials/shared/secrets"
 	"github.com/acme/backup-credentials/shared/stream"
+	"github.com/acme/backup-credentials/shared/tail"
 )
 
 // storage is an open moto (table, secrets, events); s3 an IAM-enforcing one,

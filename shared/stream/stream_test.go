@@ -18,13 +18,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go/middleware"
 
-	"github.com/acme/backup-credentials/shared/tail"
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/inmem"
 	"github.com/acme/backup-credentials/shared/mototest"
 	"github.com/acme/backup-credentials/shared/secrets"
 	"github.com/acme/backup-credentials/shared/stream"
+	"github.com/acme/backup-credentials/shared/tail"
 )
 
 var moto *mototest.Server
