@@ -11,7 +11,7 @@ FUNCTION_DIRS := $(notdir $(wildcard functions/*))
 FUZZTIME ?= 10s
 BUILD_FLAGS := -trimpath -ldflags "-s -w" -tags lambda.norpc
 
-.PHONY: all bench build chromium migrate run run-moto moto moto-table tools test-e2e health-check token test test-unit fuzz lint deploy check-tools clean
+.PHONY: all bench build chromium migrate run run-moto moto moto-table tools test-e2e health-check token test test-unit fuzz soak lint deploy check-tools clean
 
 all: lint test
 
@@ -81,6 +81,12 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 200x $$pkg; \
 	  done; \
 	done
+
+## soak: the stateful test for SOAK_MINUTES (10): generated sequences of every action, half the time on the
+## in-process storage, half on it and moto in lockstep; prints sequences, steps and calls a second per storage
+SOAK_MINUTES ?= 10
+soak: check-tools
+	SOAK_MINUTES=$(SOAK_MINUTES) $(GO) test -count=1 -v -timeout $$(( $(SOAK_MINUTES) * 2 + 30 ))m -run '^TestStateful$$' ./shared/stateful/
 
 ## lint: gofmt, go vet, cfn-lint
 lint:
