@@ -129,10 +129,11 @@ func start(rie, bootstrap string, env []string) (*Function, error) {
 		return nil, fmt.Errorf("start %s: %w", rie, err)
 	}
 	f := &Function{url: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", p1), cmd: cmd, logs: logs}
+	// Ready when both ports listen: the emulator binds one before the
+	// other, so the invocation port alone may answer for an emulator that
+	// is about to exit because the runtime API's port is taken.
 	for i := 0; ; i++ {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p1))
-		if err == nil {
-			c.Close()
+		if listening(p1) && listening(p2) {
 			return f, nil
 		}
 		if strings.Contains(logs.String(), "address already in use") {
@@ -145,6 +146,15 @@ func start(rie, bootstrap string, env []string) (*Function, error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// listening reports whether a port of 127.0.0.1 accepts connections.
+func listening(port int) bool {
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err == nil {
+		c.Close()
+	}
+	return err == nil
 }
 
 // Invoke sends one event and returns the function's answer.
