@@ -110,12 +110,15 @@ func (c *Checker) Check(ctx context.Context, k backup.Keys) (backup.CheckResult,
 	if err != nil {
 		return backup.CheckResult{}, err
 	}
+	call := c.listBuckets
 	if aws {
-		err = c.callSTS(ctx, client, k)
-	} else {
-		err = c.listBuckets(ctx, client, k)
+		call = c.callSTS
 	}
-	return c.classify(ctx, err, timeout)
+	msg, err := call(ctx, client, k)
+	if err != nil {
+		return c.classify(ctx, err, timeout)
+	}
+	return backup.CheckResult{Status: backup.HealthHealthy, Message: msg}, nil
 }
 
 // systemRoots loads the system's certificate pool once per process, and
@@ -206,7 +209,9 @@ func (c *Checker) retryer() aws.Retryer {
 	})
 }
 
-func (c *Checker) callSTS(ctx context.Context, client *http.Client, k backup.Keys) error {
+// callSTS asks STS who the keys are, and returns the message of a passed
+// check or the failure.
+func (c *Checker) callSTS(ctx context.Context, client *http.Client, k backup.Keys) (string, error) {
 	opts := sts.Options{
 		Region:      k.Region,
 		Credentials: credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretKey, ""),
@@ -217,22 +222,16 @@ func (c *Checker) callSTS(ctx context.Context, client *http.Client, k backup.Key
 		opts.BaseEndpoint = aws.String(c.STSEndpoint)
 	}
 	out, err := sts.New(opts).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err == nil {
-		return &validError{msg: fmt.Sprintf(msgValidSTS, aws.ToString(out.Account))}
+	if err != nil {
+		return "", err
 	}
-	return err
+	return fmt.Sprintf(msgValidSTS, aws.ToString(out.Account)), nil
 }
 
-// validError carries the message of a successful check through classify.
-type validError struct{ msg string }
-
-func (v *validError) Error() string { return v.msg }
-
-// classify turns the outcome of a call into a result. The provider's raw
+// classify turns the failure of a call into a result. The provider's raw
 // answer never reaches the caller; only its error code does.
 func (c *Checker) classify(ctx context.Context, err error, timeout time.Duration) (backup.CheckResult, error) {
 	var (
-		valid    *validError
 		refused  *refusedError
 		api      smithy.APIError
 		resp     interface{ HTTPStatusCode() int }
@@ -246,8 +245,6 @@ func (c *Checker) classify(ctx context.Context, err error, timeout time.Duration
 		return backup.CheckResult{Status: backup.HealthUnreachable, Message: msg}, nil
 	}
 	switch {
-	case errors.As(err, &valid):
-		return backup.CheckResult{Status: backup.HealthHealthy, Message: valid.msg}, nil
 	case errors.As(err, &refused):
 		return backup.CheckResult{}, notAllowed(refused)
 	case errors.As(err, &api):
@@ -283,10 +280,8 @@ func (c *Checker) classify(ctx context.Context, err error, timeout time.Duration
 		return unreachable(fmt.Sprintf(msgTimeout, timeout))
 	case isConnRefused(err):
 		return unreachable(msgRefused)
-	case err != nil:
-		return unreachable(msgUnreachable)
 	}
-	return backup.CheckResult{}, fmt.Errorf("check: no outcome")
+	return unreachable(msgUnreachable)
 }
 
 func isConnRefused(err error) bool {

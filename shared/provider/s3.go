@@ -34,10 +34,11 @@ func (e *s3Error) ErrorFault() smithy.ErrorFault { return smithy.FaultServer }
 func (e *s3Error) HTTPStatusCode() int           { return e.status }
 
 // listBuckets sends one signed S3 ListBuckets (path style) to the endpoint,
-// retrying throttling answers with backoff. The S3 API is a single signed
+// retrying throttling answers with backoff, and returns the message of a
+// passed check or the failure. The S3 API is a single signed
 // GET here; the SDK's S3 client would double the binary and its cold start
 // for it.
-func (c *Checker) listBuckets(ctx context.Context, client *http.Client, k backup.Keys) error {
+func (c *Checker) listBuckets(ctx context.Context, client *http.Client, k backup.Keys) (string, error) {
 	url := strings.TrimSuffix(k.Endpoint, "/") + "/?max-buckets=1"
 	creds := aws.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretKey}
 	signer := v4.NewSigner()
@@ -48,33 +49,33 @@ func (c *Checker) listBuckets(ctx context.Context, client *http.Client, k backup
 	for attempt := 1; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
-			return err
+			return "", err
 		}
 		req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
 		if err := signer.SignHTTP(ctx, creds, req, emptySHA256, "s3", k.Region, time.Now().UTC()); err != nil {
-			return fmt.Errorf("sign ListBuckets: %w", err)
+			return "", fmt.Errorf("sign ListBuckets: %w", err)
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return err
+			return "", err
 		}
 		body, err := io.ReadAll(resp.Body) // capped at MaxResponseBodyBytes
 		resp.Body.Close()
 		if err != nil {
-			return err // no S3 answer is that long, or it broke off
+			return "", err // no S3 answer is that long, or it broke off
 		}
 		if resp.StatusCode == http.StatusOK {
-			return &validError{msg: msgValidS3}
+			return msgValidS3, nil
 		}
 		e := &s3Error{code: errorCode(body), status: resp.StatusCode}
 		retry := throttleCodes[e.code] || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable
 		if !retry || attempt >= attempts {
-			return e
+			return "", e
 		}
 		backoff := time.Duration(50<<attempt+rand.IntN(50)) * time.Millisecond
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return "", ctx.Err()
 		case <-time.After(backoff):
 		}
 	}
