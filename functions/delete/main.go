@@ -1,5 +1,6 @@
 // Command delete serves the delete route of the backup credentials API as a
-// Lambda function behind API Gateway. It builds only the clients delete uses.
+// Lambda function behind API Gateway: the credential store, and the vault
+// whose secret it deletes (with the recovery window).
 package main
 
 import (
@@ -7,9 +8,7 @@ import (
 	"os"
 
 	"github.com/acme/backup-credentials/shared/app"
-	"github.com/acme/backup-credentials/shared/backup"
-	"github.com/acme/backup-credentials/shared/dynamo"
-	"github.com/acme/backup-credentials/shared/secrets"
+	"github.com/acme/backup-credentials/shared/app/keys"
 )
 
 func main() {
@@ -17,8 +16,5 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	store := dynamo.FromConfig(cfg.AWS, cfg.Endpoint("DYNAMODB"), cfg.Table)
-	vault := secrets.FromConfig(cfg.AWS, cfg.Endpoint("SECRETS_MANAGER"), cfg.SecretPrefix, cfg.KMSKeyID)
-	vault.RecoveryDays = cfg.SecretRecoveryDays
-	app.ServeLambda(cfg, &backup.Service{Store: store, Secrets: vault}, "delete")
+	log.Fatal(app.ServeLambda(cfg, "delete", keys.Secrets(cfg)))
 }

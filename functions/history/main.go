@@ -1,5 +1,5 @@
 // Command history serves the history route of the backup credentials API as a
-// Lambda function behind API Gateway. It builds only the clients history uses.
+// Lambda function behind API Gateway, on the credential store alone.
 package main
 
 import (
@@ -7,8 +7,6 @@ import (
 	"os"
 
 	"github.com/acme/backup-credentials/shared/app"
-	"github.com/acme/backup-credentials/shared/backup"
-	"github.com/acme/backup-credentials/shared/dynamo"
 )
 
 func main() {
@@ -16,6 +14,5 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	store := dynamo.FromConfig(cfg.AWS, cfg.Endpoint("DYNAMODB"), cfg.Table)
-	app.ServeLambda(cfg, &backup.Service{Store: store}, "history")
+	log.Fatal(app.ServeLambda(cfg, "history"))
 }

@@ -1,5 +1,6 @@
 // Command update serves the update route of the backup credentials API as a
-// Lambda function behind API Gateway. It builds only the clients update uses.
+// Lambda function behind API Gateway: the credential store, the vault, the
+// provider checks and the role assumer.
 package main
 
 import (
@@ -7,10 +8,7 @@ import (
 	"os"
 
 	"github.com/acme/backup-credentials/shared/app"
-	"github.com/acme/backup-credentials/shared/backup"
-	"github.com/acme/backup-credentials/shared/dynamo"
-	"github.com/acme/backup-credentials/shared/provider"
-	"github.com/acme/backup-credentials/shared/secrets"
+	"github.com/acme/backup-credentials/shared/app/keys"
 )
 
 func main() {
@@ -18,10 +16,5 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	store := dynamo.FromConfig(cfg.AWS, cfg.Endpoint("DYNAMODB"), cfg.Table)
-	app.ServeLambda(cfg, &backup.Service{Store: store,
-		Secrets: secrets.FromConfig(cfg.AWS, cfg.Endpoint("SECRETS_MANAGER"), cfg.SecretPrefix, cfg.KMSKeyID),
-		Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS")),
-		Roles:   provider.NewRoles(cfg.AWS, cfg.Endpoint("STS"), cfg.TrustPrincipal, cfg.CheckTimeout),
-	}, "update")
+	log.Fatal(app.ServeLambda(cfg, "update", keys.Secrets(cfg), keys.Checker(cfg), keys.Roles(cfg)))
 }

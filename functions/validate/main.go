@@ -1,5 +1,6 @@
-// Command validate serves the validate route of the backup credentials API as a
-// Lambda function behind API Gateway. It builds only the clients validate uses.
+// Command validate serves the validate route of the backup credentials API
+// as a Lambda function behind API Gateway: the provider checks, the role
+// assumer, and the credential store for organizations' external IDs.
 package main
 
 import (
@@ -7,9 +8,7 @@ import (
 	"os"
 
 	"github.com/acme/backup-credentials/shared/app"
-	"github.com/acme/backup-credentials/shared/backup"
-	"github.com/acme/backup-credentials/shared/dynamo"
-	"github.com/acme/backup-credentials/shared/provider"
+	"github.com/acme/backup-credentials/shared/app/keys"
 )
 
 func main() {
@@ -17,9 +16,5 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	// The store only for a role's check: its organization's external ID.
-	app.ServeLambda(cfg, &backup.Service{Store: dynamo.FromConfig(cfg.AWS, cfg.Endpoint("DYNAMODB"), cfg.Table),
-		Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS")),
-		Roles:   provider.NewRoles(cfg.AWS, cfg.Endpoint("STS"), cfg.TrustPrincipal, cfg.CheckTimeout),
-	}, "validate")
+	log.Fatal(app.ServeLambda(cfg, "validate", keys.Checker(cfg), keys.Roles(cfg)))
 }

@@ -136,7 +136,10 @@ func actions(moto *mototest.Server) ([]ActionFigures, error) {
 	if err := dynamo.CreateTable(ctx, ddb, table); err != nil {
 		return nil, err
 	}
-	svc := &backup.Service{Store: dynamo.New(ddb, table), Secrets: secrets.New(sm, table+"/"), Checker: acceptAll{}}
+	svc, err := backup.New(dynamo.New(ddb, table), backup.WithSecrets(secrets.New(sm, table+"/")), backup.WithChecker(acceptAll{}))
+	if err != nil {
+		return nil, err
+	}
 	token, err := localauth.Token([]byte("bench"), "u", "Bench", backup.RolePartner, []string{"org-1"}, time.Hour)
 	if err != nil {
 		return nil, err

@@ -36,7 +36,10 @@ func itemSizes() ([]ItemSizes, error) {
 		return nil, err
 	}
 	store := dynamo.New(ddb, "sizes")
-	svc := &backup.Service{Store: store, Secrets: inmem.NewSecretStore(), Checker: acceptAll{}}
+	svc, err := backup.New(store, backup.WithSecrets(inmem.NewSecretStore()), backup.WithChecker(acceptAll{}))
+	if err != nil {
+		return nil, err
+	}
 	caller := backup.Caller{UserID: "u-bench", Name: strings.Repeat("N", 2000), Role: backup.RolePartner, Organizations: []string{"org-1"}}
 	c, _, err := svc.Create(ctx, caller, backup.CreateInput{OrganizationID: "org-1", Name: "prod-backups", AccessKeyID: "AKIAIOSFODNN7EXAMPLE",
 		SecretKey: "bench-secret", Endpoint: "https://s3.eu-central-1.amazonaws.com", Region: "eu-central-1"}, "")

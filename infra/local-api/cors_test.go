@@ -48,7 +48,10 @@ func siteServer(t *testing.T, setting string) (*httptest.Server, string, *locked
 	}
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
-	svc := &backup.Service{Store: dynamo.New(ddb, "site"), Secrets: inmem.NewSecretStore()}
+	svc, err := backup.New(dynamo.New(ddb, "site"), backup.WithSecrets(inmem.NewSecretStore()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	api := &httpapi.API{Service: svc, Auth: localauth.Auth{Secret: []byte("s"), Claims: httpapi.DefaultClaims}, Logger: logger}
 	h, err := site{api: api.Handler(), secret: []byte("s"), origins: parseOrigins(setting), devTokens: true, demoSTS: true, logger: logger}.handler()
 	if err != nil {

@@ -31,10 +31,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/acme/backup-credentials/infra/local-api/localauth"
 	"github.com/acme/backup-credentials/shared/app"
+	"github.com/acme/backup-credentials/shared/app/keys"
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/eventbus"
@@ -106,73 +106,95 @@ func token(secret []byte, sub, name, role string, orgs []string, ttl time.Durati
 	return localauth.Token(secret, sub, name, role, orgs, ttl)
 }
 
+// localStorage is what the local API serves on: the store and vault, in
+// process or at AWS_ENDPOINT_URL_* (an emulator, or AWS), and what the
+// start-up line says of them.
+type localStorage struct {
+	store *dynamo.Store
+	vault interface {
+		backup.SecretStore
+		health.Secrets
+	}
+	inProcess bool
+	// devTokens serves development tokens: storage on this machine only.
+	devTokens bool
+	describe  []any
+}
+
+// openStorage opens the storage the configuration names and starts
+// publishing its stream's changes: logged in process, on the emulator's
+// EventBridge otherwise.
+func openStorage(ctx context.Context, cfg app.Config, secret []byte) (localStorage, error) {
+	if cfg.Endpoint("DYNAMODB") == "" {
+		ddb, changes, err := inmem.DynamoDBWithStream(ctx, cfg.Table)
+		if err != nil {
+			return localStorage{}, err
+		}
+		pub := stream.New(stream.LogBus{Logger: slog.Default()}, slog.Default())
+		go follow(ctx, func(ctx context.Context) error { return changes.Drain(ctx, 100, pub.Publish) })
+		return localStorage{store: cfg.StoreOn(ddb), vault: inmem.NewSecretStore(), inProcess: true, devTokens: true,
+			describe: []any{"dynamodb", "in process (minidyn)", "secretsManager", "in memory", "events", "logged"}}, nil
+	}
+	// Development tokens, and the public default secret, only for storage
+	// on this machine: anyone could sign tokens for real data.
+	devTokens := loopback(cfg.Endpoint("DYNAMODB")) && loopback(cfg.Endpoint("SECRETS_MANAGER"))
+	if !devTokens && string(secret) == localauth.DefaultSecret {
+		return localStorage{}, fmt.Errorf("LOCAL_JWT_SECRET is the public default %q and the storage is not on this machine (%s): set a secret of your own", localauth.DefaultSecret, cfg.Endpoint("DYNAMODB"))
+	}
+	st, sec, err := awsStorage(ctx, cfg)
+	if err != nil {
+		return localStorage{}, err
+	}
+	ls := localStorage{store: st, vault: sec, devTokens: devTokens,
+		describe: []any{"dynamodb", endpointOrAWS(cfg, "DYNAMODB"), "secretsManager", endpointOrAWS(cfg, "SECRETS_MANAGER")}}
+	if devTokens {
+		// An emulator's stream: announce its changes on its EventBridge, as
+		// the deployed publisher does (in AWS, that function does).
+		events := "EventBridge bus " + cfg.EventBus + " at " + endpointOrAWS(cfg, "EVENTBRIDGE")
+		if err := publishFromTail(ctx, cfg); err != nil {
+			events = "none (" + err.Error() + ")"
+		}
+		ls.describe = append(ls.describe, "events", events)
+	}
+	return ls, nil
+}
+
 func serve(ctx context.Context, secret []byte) error {
 	cfg, err := app.Load(os.LookupEnv, "127.0.0.0/8")
 	if err != nil {
 		return err
 	}
-	svc := &backup.Service{Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS")), Logger: slog.Default(),
-		TrustPrincipal: getenv("TRUST_PRINCIPAL_ARN", LocalTrustPrincipal), KeyRotationDays: cfg.KeyRotationDays}
 	addr := "127.0.0.1:" + getenv("PORT", "3000")
-	// The demo STS assumes any role: only for storage in process, never for
-	// real keys (with storage elsewhere and no STS endpoint, AWS's STS).
-	inProcess, demoSTS := cfg.Endpoint("DYNAMODB") == "", ""
-	if inProcess {
-		demoSTS = "http://" + addr + "/local-sts"
-	}
-	if svc.Roles, err = localRoles(ctx, cfg, demoSTS); err != nil {
+	ls, err := openStorage(ctx, cfg, secret)
+	if err != nil {
 		return err
 	}
-	storage := []any{"dynamodb", "in process (minidyn)", "secretsManager", "in memory"}
-	devTokens := true
-	if !inProcess {
-		// Development tokens, and the public default secret, only for
-		// storage on this machine: anyone could sign tokens for real data.
-		devTokens = loopback(cfg.Endpoint("DYNAMODB")) && loopback(cfg.Endpoint("SECRETS_MANAGER"))
-		if !devTokens && string(secret) == localauth.DefaultSecret {
-			return fmt.Errorf("LOCAL_JWT_SECRET is the public default %q and the storage is not on this machine (%s): set a secret of your own", localauth.DefaultSecret, cfg.Endpoint("DYNAMODB"))
-		}
-		st, sec, err := awsStorage(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		svc.Store, svc.Secrets = st, sec
-		storage = []any{"dynamodb", endpointOrAWS(cfg, "DYNAMODB"), "secretsManager", endpointOrAWS(cfg, "SECRETS_MANAGER")}
-		if devTokens {
-			// An emulator's stream: announce its changes on its EventBridge,
-			// as the deployed publisher does (in AWS, that function does).
-			events := "EventBridge bus " + cfg.EventBus + " at " + endpointOrAWS(cfg, "EVENTBRIDGE")
-			if err := publishFromTail(ctx, cfg); err != nil {
-				events = "none (" + err.Error() + ")"
-			}
-			storage = append(storage, "events", events)
-		}
-	} else {
-		ddb, changes, err := inmem.DynamoDBWithStream(ctx, cfg.Table)
-		if err != nil {
-			return err
-		}
-		st := dynamo.New(ddb, cfg.Table)
-		st.MaxCredentialsPerOrganization = cfg.MaxCredentials
-		svc.Store = st
-		svc.Secrets = inmem.NewSecretStore()
-		pub := stream.New(stream.LogBus{Logger: slog.Default()}, slog.Default())
-		go follow(ctx, func(ctx context.Context) error { return changes.Drain(ctx, 100, pub.Publish) })
-		storage = append(storage, "events", "logged")
+	// The demo STS assumes any role: only for storage in process, never for
+	// real keys (with storage elsewhere and no STS endpoint, AWS's STS).
+	demoSTS := ""
+	if ls.inProcess {
+		demoSTS = "http://" + addr + "/local-sts"
+	}
+	roles, err := localRoles(ctx, cfg, demoSTS)
+	if err != nil {
+		return err
+	}
+	svc, err := cfg.Service(ls.store, backup.WithSecrets(ls.vault), keys.Checker(cfg),
+		backup.WithRoles(roles, getenv("TRUST_PRINCIPAL_ARN", LocalTrustPrincipal)))
+	if err != nil {
+		return err
 	}
 	if every := os.Getenv("HEALTH_CHECK_INTERVAL"); every != "" {
 		interval, err := time.ParseDuration(every)
 		if err != nil {
 			return fmt.Errorf("HEALTH_CHECK_INTERVAL: %w", err)
 		}
-		runner := &health.Runner{Store: svc.Store.(health.Store), Secrets: svc.Secrets.(health.Secrets), Service: svc,
-			Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost}
-		go healthEvery(ctx, runner, interval)
+		go healthEvery(ctx, &health.Runner{Store: ls.store, Secrets: ls.vault, Service: svc,
+			Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost}, interval)
 	}
 	api := &httpapi.API{Service: svc, Auth: localauth.Auth{Secret: secret, Claims: cfg.Claims}, Logger: slog.Default()}
 	origins := parseOrigins(os.Getenv("LOCAL_CORS_ORIGINS"))
-	h, err := site{
-		api: api.Handler(), secret: secret, origins: origins, devTokens: devTokens, demoSTS: inProcess, logger: slog.Default(),
+	h, err := site{api: api.Handler(), secret: secret, origins: origins, devTokens: ls.devTokens, demoSTS: ls.inProcess, logger: slog.Default(),
 		// The demo S3 provider: an endpoint of http://127.0.0.1:$PORT/local-s3
 		// accepts this key pair and refuses any other.
 		demo: demoS3{accessKeyID: getenv("LOCAL_S3_ACCESS_KEY_ID", "LOCALDEMOKEY"), secretKey: getenv("LOCAL_S3_SECRET_KEY", "local-demo-secret")},
@@ -180,6 +202,15 @@ func serve(ctx context.Context, secret []byte) error {
 	if err != nil {
 		return err
 	}
+	slog.Info("local API listening", append([]any{"url", "http://" + addr, "page", "http://" + addr + "/"}, append(ls.describe,
+		"sts", endpointOrAWS(cfg, "STS"), "demoS3", "http://"+addr+"/local-s3", "rolesSTS", rolesEndpoint(cfg, demoSTS), "reference", "http://"+addr+"/reference",
+		"corsOrigins", origins.String(), "allowedEndpointRanges", fmt.Sprint(cfg.AllowCIDRs))...)...)
+	return listen(ctx, addr, h)
+}
+
+// listen serves h on addr until ctx ends, then shuts down within five
+// seconds.
+func listen(ctx context.Context, addr string, h http.Handler) error {
 	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
@@ -187,9 +218,6 @@ func serve(ctx context.Context, secret []byte) error {
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
-	slog.Info("local API listening", append([]any{"url", "http://" + addr, "page", "http://" + addr + "/"}, append(storage,
-		"sts", endpointOrAWS(cfg, "STS"), "demoS3", "http://"+addr+"/local-s3", "rolesSTS", rolesEndpoint(cfg, demoSTS), "reference", "http://"+addr+"/reference",
-		"corsOrigins", origins.String(), "allowedEndpointRanges", fmt.Sprint(cfg.AllowCIDRs))...)...)
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -313,9 +341,8 @@ func awsStorage(ctx context.Context, cfg app.Config) (*dynamo.Store, *secrets.St
 	if err := dynamo.CreateTable(ctx, ddb, cfg.Table); err != nil {
 		return nil, nil, err
 	}
-	st := dynamo.New(ddb, cfg.Table)
-	st.MaxCredentialsPerOrganization = cfg.MaxCredentials
-	return st, secrets.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretPrefix), nil
+	return cfg.StoreOn(ddb), secrets.FromConfig(awsCfg, "", secrets.Options{Prefix: cfg.SecretPrefix, KMSKeyID: cfg.KMSKeyID,
+		RecoveryDays: cfg.SecretRecoveryDays}), nil
 }
 
 // endpointOrAWS names the endpoint used for a service: the override, or AWS.
@@ -378,11 +405,12 @@ func healthCheckOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r := &health.Runner{Store: st, Secrets: sec,
-		Service: &backup.Service{Store: st, Secrets: sec, Checker: provider.New(cfg.AllowCIDRs, cfg.CheckTimeout, cfg.Endpoint("STS")),
-			Roles: roles, KeyRotationDays: cfg.KeyRotationDays},
-		Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost}
-	_, err = r.Run(ctx)
+	svc, err := cfg.Service(st, backup.WithSecrets(sec), keys.Checker(cfg),
+		backup.WithRoles(roles, getenv("TRUST_PRINCIPAL_ARN", LocalTrustPrincipal)))
+	if err != nil {
+		return err
+	}
+	_, err = (&health.Runner{Store: st, Secrets: sec, Service: svc, Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost}).Run(ctx)
 	return err
 }
 

@@ -38,9 +38,21 @@ func pageServer(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := &backup.Service{Store: dynamo.New(ddb, "page"), Secrets: inmem.NewSecretStore(),
-		Checker:        provider.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, 5*time.Second, ""),
-		TrustPrincipal: LocalTrustPrincipal}
+	// Roles are assumed through the local API's demo STS, as make run does:
+	// the server's address first, then the service that names it.
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	roles, err := localRoles(context.Background(), app.Config{CheckTimeout: 5 * time.Second}, srv.URL+"/local-sts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := backup.New(dynamo.New(ddb, "page"), backup.WithSecrets(inmem.NewSecretStore()),
+		backup.WithChecker(provider.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, 5*time.Second, "")),
+		backup.WithRoles(roles, LocalTrustPrincipal))
+	if err != nil {
+		t.Fatal(err)
+	}
 	secret := []byte("page-test-secret")
 	api := &httpapi.API{Service: svc, Auth: localauth.Auth{Secret: secret, Claims: httpapi.DefaultClaims},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
@@ -49,12 +61,7 @@ func pageServer(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	// Roles are assumed through the local API's demo STS, as make run does.
-	if svc.Roles, err = localRoles(context.Background(), app.Config{CheckTimeout: 5 * time.Second}, srv.URL+"/local-sts"); err != nil {
-		t.Fatal(err)
-	}
+	srv.Config.Handler = h
 	return srv
 }
 

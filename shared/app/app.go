@@ -1,7 +1,9 @@
 // Package app reads the service's configuration (through a lookup function
-// that main passes in) and serves one route as a Lambda function. It imports
-// no AWS service client: each function's main builds only the clients it
-// uses, so its binary links only those.
+// that main passes in), builds the credential store and the service one way
+// for every function, and serves one route as a Lambda function. It imports
+// no AWS service client but DynamoDB's, which every function uses; package
+// keys builds the others, for the functions that use them, so a function's
+// binary links only the clients it uses.
 package app
 
 import (
@@ -17,11 +19,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/acme/backup-credentials/shared/awstime"
 	"github.com/acme/backup-credentials/shared/backup"
+	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/httpapi"
 )
 
@@ -172,12 +176,43 @@ func JSONLogs(w io.Writer) {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(w, nil)))
 }
 
-// ServeLambda serves one route behind API Gateway (HTTP API, payload 2.0)
-// until the Lambda runtime stops the process.
-func ServeLambda(cfg Config, svc *backup.Service, route string) {
+// Store returns the credential store the configuration names, with its
+// limits.
+func (c Config) Store() *dynamo.Store {
+	return c.StoreOn(dynamodb.NewFromConfig(c.AWS, func(o *dynamodb.Options) {
+		if e := c.Endpoint("DYNAMODB"); e != "" {
+			o.BaseEndpoint = aws.String(e)
+		}
+	}))
+}
+
+// StoreOn returns the configured table's store, with its limits, on a
+// DynamoDB client of the caller's (the local API's emulators).
+func (c Config) StoreOn(api dynamo.API) *dynamo.Store {
+	st := dynamo.New(api, c.Table)
+	st.IdempotencyTTL, st.MaxCredentialsPerOrganization = c.IdempotencyTTL, c.MaxCredentials
+	return st
+}
+
+// Service returns the service on store with what the configuration sets
+// (the key rotation age, the default logger) and the dependencies opts give
+// (backup.WithSecrets, WithChecker, WithRoles): every function builds its
+// service this one way.
+func (c Config) Service(store backup.Store, opts ...backup.Option) (*backup.Service, error) {
+	return backup.New(store, append([]backup.Option{backup.WithKeyRotationDays(c.KeyRotationDays), backup.WithLogger(slog.Default())}, opts...)...)
+}
+
+// ServeLambda serves one route behind API Gateway (HTTP API, payload 2.0),
+// with JSON logs, on the configured store and the dependencies opts give,
+// until the Lambda runtime stops the process. It returns only the error
+// that keeps it from serving.
+func ServeLambda(cfg Config, route string, opts ...backup.Option) error {
 	JSONLogs(os.Stdout)
-	svc.Logger = slog.Default()
-	svc.TrustPrincipal, svc.KeyRotationDays = cfg.TrustPrincipal, cfg.KeyRotationDays
+	svc, err := cfg.Service(cfg.Store(), opts...)
+	if err != nil {
+		return err
+	}
 	api := &httpapi.API{Service: svc, Auth: httpapi.GatewayAuth{Claims: cfg.Claims, BackupEngines: cfg.BackupEngines}, Logger: slog.Default()}
 	lambda.Start(httpadapter.NewV2(api.Handler(route)).ProxyWithContext)
+	return nil
 }

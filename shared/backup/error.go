@@ -84,3 +84,35 @@ func ErrorMessage(err error) string {
 // not confirm: it may have taken effect, or may yet. Callers must not undo
 // what it depends on.
 var ErrOutcomeUnknown = errors.New("the write's outcome is unknown")
+
+// Unavailable marks a backing service's failure as EUnavailable, keeping the
+// cause for the log.
+func Unavailable(err error) error {
+	if code := ErrorCode(err); code != EInternal {
+		return err
+	}
+	return &wrapped{err: Errorf(EUnavailable, "A backing service failed; nothing was changed. Retry shortly."), cause: err}
+}
+
+// wrapped is an *Error that keeps its cause for logs.
+type wrapped struct {
+	err   *Error
+	cause error
+}
+
+func (w *wrapped) Error() string { return w.err.Code + ": " + w.cause.Error() }
+
+func (w *wrapped) Unwrap() []error { return []error{w.err, w.cause} }
+
+// NotFound is the answer for any credential ID the caller cannot see,
+// whether it exists in another organization or nowhere.
+func NotFound(id string) error {
+	return Errorf(ENotFound, "No backup credential %q exists.", truncate(id, 64))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

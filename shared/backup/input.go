@@ -114,3 +114,10 @@ type IdempotencyRecord struct {
 	Hash       string
 	Credential *Credential
 }
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -18,15 +16,6 @@ import (
 
 // Credentials: reading, creating, changing, locking, deleting one, and
 // recording its health.
-
-// GetCredential returns a credential of one of orgs, or ENotFound.
-func (st *Store) GetCredential(ctx context.Context, id string, orgs []string) (*backup.Credential, error) {
-	sc, err := st.visible(ctx, id, orgs)
-	if err != nil {
-		return nil, err
-	}
-	return sc.Credential, nil
-}
 
 // stored is a credential as its partition holds it: the credential, with
 // its projects and last use, and which of its projects are still in the
@@ -42,83 +31,6 @@ type stored struct {
 // attachedAttributes are what the items hanging off a credential are read
 // from.
 var attachedAttributes = []string{attrSK, "name"} // and lastUsedAt, which a credential item of before has too
-
-// readCredential reads a credential with its projects and last use in one
-// consistent Query of its partition (paged past DynamoDB's 1 MB); nil when
-// there is none.
-func (st *Store) readCredential(ctx context.Context, id string) (*stored, error) {
-	cond := expression.Key(attrPK).Equal(expression.Value("CRED#" + id)).
-		And(expression.Key(attrSK).Between(expression.Value(attachedPrefix), expression.Value("CRED")))
-	ex := build(expression.NewBuilder().WithKeyCondition(cond).
-		WithProjection(names(append(slices.Clone(credentialAttributes), attachedAttributes...)...)))
-	in := &dynamodb.QueryInput{TableName: st.table, KeyConditionExpression: ex.KeyCondition(), ProjectionExpression: ex.Projection(),
-		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(), ConsistentRead: aws.Bool(true)}
-	var credItem item
-	var attached []item
-	for {
-		out, err := st.api.Query(ctx, in)
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range out.Items {
-			if getS(it, attrSK) == "CRED" {
-				credItem = it
-			} else {
-				attached = append(attached, it)
-			}
-		}
-		if out.LastEvaluatedKey == nil {
-			break
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
-	}
-	if credItem == nil {
-		return nil, nil
-	}
-	c, err := credentialFrom(credItem)
-	if err != nil {
-		return nil, err
-	}
-	attach(c, attached)
-	return &stored{Credential: c, projectCount: getN(credItem, "projectCount"), legacy: legacyProjects(credItem)}, nil
-}
-
-// visible reads a credential of one of orgs, treating one of another
-// organization as absent: ENotFound.
-func (st *Store) visible(ctx context.Context, id string, orgs []string) (*stored, error) {
-	sc, err := st.readCredential(ctx, id)
-	if err != nil {
-		return nil, failed("read credential "+id, err)
-	}
-	if sc == nil || !slices.Contains(orgs, sc.OrganizationID) {
-		return nil, notFound(id)
-	}
-	return sc, nil
-}
-
-// readCredentialWith reads a credential (as readCredential does) and, at
-// the same time, the items at keys, so a write that needs both waits for
-// one round trip.
-func (st *Store) readCredentialWith(ctx context.Context, id string, orgs []string, keys ...item) (*stored, map[string]item, error) {
-	others := map[string]item{}
-	done := make(chan error, 1)
-	go func() {
-		done <- st.batchGet(ctx, keys, true, nil, func(it item) { others[getS(it, attrPK)+"\x00"+getS(it, attrSK)] = it })
-	}()
-	sc, err := st.visible(ctx, id, orgs)
-	if berr := <-done; berr != nil && err == nil {
-		err = failed("read credential "+id, berr)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return sc, others, nil
-}
-
-// itemAt returns the item read at key k from what readCredentialWith read.
-func itemAt(found map[string]item, k item) item {
-	return found[getS(k, attrPK)+"\x00"+getS(k, attrSK)]
-}
 
 // CreateCredential writes the credential, claims its name and counts it, in
 // one transaction.
@@ -285,7 +197,7 @@ func (st *Store) UpdateCredential(ctx context.Context, old, c *backup.Credential
 	case gerr != nil:
 		return failed("update "+c.ID, gerr)
 	case now == nil:
-		return notFound(c.ID)
+		return backup.NotFound(c.ID)
 	case getBool(now, "isLocked"):
 		return backup.Errorf(backup.ELocked, "The credential is locked; unlock it to change it.")
 	default:
@@ -374,7 +286,7 @@ func (st *Store) RecordHealth(ctx context.Context, checked *backup.Credential, h
 			}
 		}
 		if old == nil {
-			return nil, notFound(id)
+			return nil, backup.NotFound(id)
 		}
 		return st.asRead(ctx, old, checked)
 	}
@@ -382,26 +294,4 @@ func (st *Store) RecordHealth(ctx context.Context, checked *backup.Credential, h
 		return nil, failed("record health of "+id, err)
 	}
 	return st.asRead(ctx, out.Attributes, checked)
-}
-
-// asRead completes a credential item that a write answered with what hangs
-// off it: the projects and last use of read when the item is still at its
-// version (every change of projects moves it), else as they are now.
-func (st *Store) asRead(ctx context.Context, it item, read *backup.Credential) (*backup.Credential, error) {
-	c, err := credentialFrom(it)
-	if err != nil {
-		return nil, err
-	}
-	if c.Version == read.Version {
-		c.Projects, c.LastUsedAt = read.Projects, read.LastUsedAt
-		return c, nil
-	}
-	sc, err := st.readCredential(ctx, c.ID)
-	switch {
-	case err != nil:
-		return nil, failed("read credential "+c.ID, err)
-	case sc == nil:
-		return nil, notFound(c.ID)
-	}
-	return sc.Credential, nil
 }

@@ -49,23 +49,6 @@ func (st *Store) ScanCredentials(ctx context.Context, after string, limit int) (
 	return cs, next, nil
 }
 
-// CredentialsExist reports which of ids name a stored credential that has
-// a secret: a role credential has none, so a secret left from its keys is
-// an orphan too.
-func (st *Store) CredentialsExist(ctx context.Context, ids []string) (map[string]bool, error) {
-	keys := make([]item, len(ids))
-	for i, id := range ids {
-		keys[i] = credKey(id)
-	}
-	found := map[string]bool{}
-	if err := st.batchGet(ctx, keys, true, []string{"id", "s3RoleArn"}, func(it item) {
-		found[getS(it, "id")] = getS(it, "s3RoleArn") == ""
-	}); err != nil {
-		return nil, failed("read credentials", err)
-	}
-	return found, nil
-}
-
 func healthCursorKey() item { return key("HEALTH", "CURSOR") }
 
 // HealthCursor returns where the last unfinished health run stopped, "" to

@@ -158,13 +158,13 @@ func (st *Store) History(ctx context.Context, id string, orgs []string, limit in
 		items := out.Items
 		if after == "" {
 			if len(items) == 0 || getS(items[0], attrSK) != "CRED" || notVisible(getS(items[0], "organizationId")) {
-				return nil, "", notFound(id)
+				return nil, "", backup.NotFound(id)
 			}
 			legacy, items = items[0], items[1:]
 		}
 		for i, it := range items {
 			if notVisible(getS(it, "organizationId")) {
-				return nil, "", notFound(id)
+				return nil, "", backup.NotFound(id)
 			}
 			if i == limit {
 				return entries, "H" + getS(items[i-1], attrSK), nil
@@ -194,7 +194,7 @@ func (st *Store) History(ctx context.Context, id string, orgs []string, limit in
 			return nil, "", failed("history of "+id, err)
 		}
 		if it == nil || notVisible(getS(it, "organizationId")) {
-			return nil, "", notFound(id)
+			return nil, "", backup.NotFound(id)
 		}
 		legacy = it
 	}

@@ -117,10 +117,6 @@ func failed(op string, err error) error {
 	return backup.Unavailable(fmt.Errorf("%s: %w", op, err))
 }
 
-func notFound(id string) error {
-	return backup.Errorf(backup.ENotFound, "No backup credential %q exists.", id)
-}
-
 // getItem reads an item, consistently, only the attributes named (all when
 // none are).
 func (st *Store) getItem(ctx context.Context, k item, attrs ...string) (item, error) {
@@ -254,14 +250,4 @@ func (st *Store) batchGet(ctx context.Context, keys []item, consistent bool, att
 		}
 	}
 	return nil
-}
-
-// FromConfig returns a Store on the named table with a client built from
-// cfg, aimed at endpoint when it is not "".
-func FromConfig(cfg aws.Config, endpoint, table string) *Store {
-	return New(dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-	}), table)
 }

@@ -56,6 +56,21 @@ func (g *generated) SaveHealthCursor(context.Context, string) error { return nil
 
 type oneSecret struct{ backup.SecretStore }
 
+// noStore is the service's store in tests whose runner reads from its own
+// Store: the service only checks keys there, and any call to noStore fails
+// the test by panicking.
+type noStore struct{ backup.Store }
+
+// checking returns a service that checks keys with chk and reads every
+// secret as "secret".
+func checking(tb testing.TB, chk backup.Checker) *backup.Service {
+	svc, err := backup.New(noStore{}, backup.WithSecrets(oneSecret{}), backup.WithChecker(chk))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return svc
+}
+
 func (oneSecret) GetSecret(context.Context, string, string) (string, error) { return "secret", nil }
 
 type loopbackNames struct{}
@@ -80,8 +95,8 @@ func BenchmarkRun(b *testing.B) {
 		b.Run(fmt.Sprintf("credentials=%d", n), func(b *testing.B) {
 			for range b.N {
 				g := &generated{n: n, endpoint: func(i int) string { return fmt.Sprintf("http://h%d.test:%s", i%16, port) }}
-				svc := &backup.Service{Secrets: oneSecret{}, Checker: &provider.Checker{Resolver: loopbackNames{}, Timeout: 5 * time.Second,
-					Guard: provider.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}}
+				svc := checking(b, &provider.Checker{Resolver: loopbackNames{}, Timeout: 5 * time.Second,
+					Guard: provider.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
 				r := &health.Runner{Store: g, Service: svc, Concurrency: 32, PerHost: 8}
 				runtime.GC()
 				var base runtime.MemStats

@@ -71,6 +71,17 @@ type world struct {
 	tail    *tail.Tail
 }
 
+// service rebuilds the world's service with opts besides its store,
+// secrets and loopback checker.
+func (w *world) service(opts ...backup.Option) {
+	chk := &provider.Checker{Guard: provider.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, Timeout: 2 * time.Second}
+	svc, err := backup.New(w.store, append([]backup.Option{backup.WithSecrets(w.secrets), backup.WithChecker(chk)}, opts...)...)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.svc = svc
+}
+
 func newWorld(t *testing.T) *world {
 	ctx := context.Background()
 	cfg := storage.Config()
@@ -84,8 +95,7 @@ func newWorld(t *testing.T) *world {
 	if w.tail, err = tail.New(ctx, cfg, name); err != nil {
 		t.Fatal(err)
 	}
-	w.svc = &backup.Service{Store: w.store, Secrets: w.secrets,
-		Checker: &provider.Checker{Guard: provider.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, Timeout: 2 * time.Second}}
+	w.service()
 	eb := eventbridge.NewFromConfig(cfg)
 	if _, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(name)}); err != nil {
 		t.Fatal(err)
@@ -594,9 +604,9 @@ func TestStaleResultDropped(t *testing.T) {
 	r := w.runner()
 	// The run's clock is ahead (clocks of two functions differ): only the
 	// keys, not the timestamps, can tell its result is stale.
-	ahead := *w.svc
-	ahead.Now = func() time.Time { return time.Now().Add(time.Hour) }
-	r.Service = &ahead
+	now := w.svc
+	w.service(backup.WithClock(func() time.Time { return time.Now().Add(time.Hour) }))
+	r.Service, w.svc = w.svc, now
 	go func() {
 		sum, err := r.Run(ctx)
 		if err != nil {
@@ -636,8 +646,7 @@ func TestRotationDueAnnouncedOnce(t *testing.T) {
 	// counts from creation.
 	c := w.store_("org-1", s3.URL, good)
 	later := time.Now().Add(91 * 24 * time.Hour)
-	w.svc.Now = func() time.Time { return later }
-	w.svc.KeyRotationDays = 90
+	w.service(backup.WithClock(func() time.Time { return later }), backup.WithKeyRotationDays(90))
 	for run, want := range []int{1, 0} {
 		sum, err := w.runner().Run(ctx)
 		if err != nil || sum.RotationDue != want {
@@ -674,7 +683,7 @@ func TestHealthAssumesRoles(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	roles := &refusingRoles{}
-	w.svc.Roles, w.svc.KeyRotationDays = roles, 1
+	w.service(backup.WithRoles(roles, "arn:aws:iam::111122223333:role/backup-credentials"), backup.WithKeyRotationDays(1))
 	now := time.Now().UTC().Truncate(time.Second).Add(-72 * time.Hour)
 	arn := "arn:aws:iam::444455556666:role/backups"
 	c := &backup.Credential{ID: backup.NewID(time.Now()), OrganizationID: "org-1", Name: "a-role", AuthType: backup.AuthRole, RoleARN: &arn,

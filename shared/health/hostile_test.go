@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/health"
 	"github.com/acme/backup-credentials/shared/provider"
 )
@@ -63,8 +62,8 @@ func TestPerHostCapByAddress(t *testing.T) {
 		resolver[fmt.Sprintf("t%d.wildcard.test", i)] = "127.0.0.1"
 	}
 	g := &generated{n: 16, endpoint: func(i int) string { return fmt.Sprintf("http://t%d.wildcard.test:%s", i%4, port) }}
-	svc := &backup.Service{Secrets: oneSecret{}, Checker: &provider.Checker{Resolver: resolver, Timeout: 5 * time.Second,
-		Guard: provider.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}}
+	svc := checking(t, &provider.Checker{Resolver: resolver, Timeout: 5 * time.Second,
+		Guard: provider.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
 	r := &health.Runner{Store: g, Service: svc, Concurrency: 32, PerHost: 2, Resolver: resolver}
 	sum, err := r.Run(context.Background())
 	if err != nil || sum.Healthy != 16 {
@@ -120,8 +119,8 @@ func TestHostileProvidersKeepHeapSmall(t *testing.T) {
 		resolver[fmt.Sprintf("p%d.test", i)] = addr
 	}
 	g := &generated{n: 96, endpoint: func(i int) string { return fmt.Sprintf("http://p%d.test:%s", i%32, ports[i%32]) }}
-	svc := &backup.Service{Secrets: oneSecret{}, Checker: &provider.Checker{Resolver: resolver, Timeout: 1500 * time.Millisecond, MaxAttempts: 1,
-		Guard: provider.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}}
+	svc := checking(t, &provider.Checker{Resolver: resolver, Timeout: 1500 * time.Millisecond, MaxAttempts: 1,
+		Guard: provider.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
 	r := &health.Runner{Store: g, Service: svc, Concurrency: 32, PerHost: 8, Resolver: resolver}
 	runtime.GC()
 	var base runtime.MemStats

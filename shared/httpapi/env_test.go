@@ -106,7 +106,43 @@ type env struct {
 	// assumes roles as.
 	roles          *fakeRoles
 	trustPrincipal string
-	svc            *backup.Service
+	api            *httpapi.API
+	clock          *clock
+}
+
+// clock is a service's clock: real time, unless a test sets it.
+type clock struct {
+	mu sync.Mutex
+	at time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.at.IsZero() {
+		return time.Now()
+	}
+	return c.at
+}
+
+// Set makes the clock show t; the zero time makes it real again.
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at = t
+}
+
+// service rebuilds the env's service with the suite's dependencies and
+// settings and the options given, in place: later requests use it.
+func (e *env) service(opts ...backup.Option) {
+	e.t.Helper()
+	svc, err := backup.New(e.store, append([]backup.Option{backup.WithSecrets(e.secrets), backup.WithChecker(e.checker),
+		backup.WithIdempotencyWait(3 * time.Second), backup.WithRoles(e.roles, e.trustPrincipal), backup.WithKeyRotationDays(90),
+		backup.WithClock(e.clock.Now)}, opts...)...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.api.Service = svc
 }
 
 var tableSeq atomic.Int64
@@ -136,10 +172,10 @@ func newEnv(t *testing.T, backend string) *env {
 		e.secrets = secrets.New(secretsmanager.NewFromConfig(cfg), "backup-credentials/"+e.table+"/")
 	}
 	e.store = dynamo.New(e.ddb, e.table)
-	svc := &backup.Service{Store: e.store, Secrets: e.secrets, Checker: e.checker, IdempotencyWait: 3 * time.Second,
-		Roles: e.roles, TrustPrincipal: e.trustPrincipal, KeyRotationDays: 90}
-	e.svc = svc
-	api := &httpapi.API{Service: svc, Auth: localauth.Auth{Secret: []byte(jwtSecret), Claims: httpapi.DefaultClaims}}
+	e.clock = &clock{}
+	e.api = &httpapi.API{Auth: localauth.Auth{Secret: []byte(jwtSecret), Claims: httpapi.DefaultClaims}}
+	e.service()
+	api := e.api
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(func() {
 		srv.Close()

@@ -194,9 +194,8 @@ func TestFaultSecretDeleteFailsAfterMetadata(t *testing.T) {
 		t.Fatalf("secrets = %v, want the orphan %s", got, id)
 	}
 	// The health check's orphan sweep removes it once it is an hour old.
-	r := &health.Runner{Store: e.store, Secrets: e.secrets.(*secrets.Store),
-		Service: &backup.Service{Store: e.store, Secrets: e.secrets, Checker: e.checker},
-		Now:     func() time.Time { return time.Now().Add(2 * time.Hour) }}
+	r := &health.Runner{Store: e.store, Secrets: e.secrets.(*secrets.Store), Service: e.api.Service,
+		Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}
 	sum, err := r.Run(context.Background())
 	if err != nil || sum.OrphansDeleted != 1 {
 		t.Fatalf("sweep: %+v %v", sum, err)

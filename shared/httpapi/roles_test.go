@@ -196,8 +196,8 @@ func TestRotationDue(t *testing.T) {
 			t.Errorf("new keys: %v", got)
 		}
 		later := time.Now().Add(91 * 24 * time.Hour)
-		e.svc.Now = func() time.Time { return later }
-		defer func() { e.svc.Now = nil }()
+		e.clock.Set(later)
+		defer e.clock.Set(time.Time{})
 		if got := e.must(200, partner, "GET", path, nil).json(t); got["rotationDue"] != true {
 			t.Errorf("keys 91 days old: rotationDue %v", got["rotationDue"])
 		}
@@ -214,8 +214,8 @@ func TestRotationDue(t *testing.T) {
 		if fresh["rotationDue"] != false {
 			t.Errorf("new keys are due: %v", fresh)
 		}
-		e.svc.KeyRotationDays = 0
-		later = later.Add(200 * 24 * time.Hour)
+		e.service(backup.WithKeyRotationDays(0))
+		e.clock.Set(later.Add(200 * 24 * time.Hour))
 		if got := e.must(200, partner, "GET", path, nil).json(t); got["rotationDue"] != false {
 			t.Errorf("KEY_ROTATION_DAYS 0 still shows due: %v", got)
 		}

@@ -55,7 +55,10 @@ func TestRefusedWriteLeavesTheStreamWhole(t *testing.T) {
 	if err := dynamo.CreateTable(ctx, ddb, "stream"); err != nil {
 		t.Fatal(err)
 	}
-	svc := &backup.Service{Store: dynamo.New(ddb, "stream"), Secrets: inmem.NewSecretStore(), Checker: accept{}}
+	svc, err := backup.New(dynamo.New(ddb, "stream"), backup.WithSecrets(inmem.NewSecretStore()), backup.WithChecker(accept{}))
+	if err != nil {
+		t.Fatal(err)
+	}
 	jane := backup.Caller{UserID: "jane", Role: backup.RolePartner, Organizations: []string{"org-1"}}
 	in := backup.CreateInput{OrganizationID: "org-1", Name: "prod", AccessKeyID: "AKIAPROD", SecretKey: "s3cr3t",
 		Endpoint: "https://s3.eu-central-1.amazonaws.com", Region: "eu-central-1"}

@@ -19,7 +19,10 @@ func TestCheckRecordsRevokedKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := &backup.Service{Store: dynamo.New(ddb, "t"), Secrets: inmem.NewSecretStore(), Checker: checker()}
+	svc, err := backup.New(dynamo.New(ddb, "t"), backup.WithSecrets(inmem.NewSecretStore()), backup.WithChecker(checker()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	user := uniqueUser("rotated")
 	keys, err := mototest.CreateUser(ctx, adminCfg, user, mototest.ListBucketsPolicy)
 	if err != nil {

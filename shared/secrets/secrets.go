@@ -231,15 +231,26 @@ func (st *Store) ListSecrets(ctx context.Context, fn func(backup.StoredSecret) e
 	}
 }
 
+// Options are a Store's settings: every function that builds a Store gives
+// all of them, so a deleted secret keeps the same recovery window whichever
+// function deletes it.
+type Options struct {
+	// Prefix names secrets: Prefix + credential ID.
+	Prefix string
+	// KMSKeyID, when not "", encrypts new secrets.
+	KMSKeyID string
+	// RecoveryDays is how long a deleted secret can be restored.
+	RecoveryDays int
+}
+
 // FromConfig returns a Store with a client built from cfg, aimed at
-// endpoint when it is not "", encrypting new secrets with kmsKeyID when it is
-// not "".
-func FromConfig(cfg aws.Config, endpoint, prefix, kmsKeyID string) *Store {
-	st := New(secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
+// endpoint when it is not "".
+func FromConfig(cfg aws.Config, endpoint string, o Options) *Store {
+	st := New(secretsmanager.NewFromConfig(cfg, func(opts *secretsmanager.Options) {
 		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
+			opts.BaseEndpoint = aws.String(endpoint)
 		}
-	}), prefix)
-	st.KMSKeyID = kmsKeyID
+	}), o.Prefix)
+	st.KMSKeyID, st.RecoveryDays = o.KMSKeyID, o.RecoveryDays
 	return st
 }

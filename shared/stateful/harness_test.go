@@ -178,7 +178,10 @@ func newStorage(ctx context.Context, kind string, p *provider) (*storage, error)
 	}
 	st.store.MaxCredentialsPerOrganization, st.store.MaxProjectsPerCredential = maxCredentials, maxProjects
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := &backup.Service{Store: st.store, Secrets: vault, Checker: p, Roles: p, TrustPrincipal: trustPrincipal, Logger: logger}
+	svc, err := backup.New(st.store, backup.WithSecrets(vault), backup.WithChecker(p), backup.WithRoles(p, trustPrincipal), backup.WithLogger(logger))
+	if err != nil {
+		return nil, err
+	}
 	st.handler = (&httpapi.API{Service: svc, Auth: tokens{}, Logger: logger}).Handler()
 	st.runner = &health.Runner{Store: st.store, Service: svc, Logger: logger, Resolver: resolver{}}
 	return st, nil

@@ -144,7 +144,7 @@ var jane = backup.Caller{UserID: "u-jane", Name: "Jane Admin", Role: backup.Role
 
 // created returns a service on the backend and a credential it created.
 func (b backend) created(ctx context.Context) (*backup.Service, *backup.Credential) {
-	svc := &backup.Service{Store: b.store, Secrets: b.vault, Checker: &checker{}}
+	svc := must2(backup.New(b.store, backup.WithSecrets(b.vault), backup.WithChecker(&checker{})))
 	return svc, must(svc.Create(ctx, jane, backup.CreateInput{OrganizationID: "org-1", Name: "prod", AccessKeyID: "AKIAPROD",
 		SecretKey: secretKey, Endpoint: "https://s3.eu-central-1.amazonaws.com", Region: "eu-central-1"}, ""))
 }
@@ -160,7 +160,7 @@ func TestEveryAction(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			chk := &checker{}
-			svc := &backup.Service{Store: b.store, Secrets: b.vault, Checker: chk}
+			svc := must2(backup.New(b.store, backup.WithSecrets(b.vault), backup.WithChecker(chk)))
 			engine := backup.Caller{UserID: "engine", Role: backup.RoleBackupEngine}
 			in := backup.CreateInput{OrganizationID: "org-1", Name: "prod", AccessKeyID: "AKIAPROD", SecretKey: secretKey,
 				Endpoint: "https://s3.eu-central-1.amazonaws.com", Region: "eu-central-1"}
@@ -375,9 +375,9 @@ func TestAnnouncedWhenTheWriterDies(t *testing.T) {
 				return out, md, err
 			}), middleware.After)
 	}
-	dying := &backup.Service{Store: dynamo.New(dynamodb.NewFromConfig(moto.Config(), func(o *dynamodb.Options) {
+	dying := must2(backup.New(dynamo.New(dynamodb.NewFromConfig(moto.Config(), func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, dies)
-	}), b.table), Secrets: b.vault, Checker: &checker{}}
+	}), b.table), backup.WithSecrets(b.vault), backup.WithChecker(&checker{})))
 	if _, err := dying.SetLocked(ctx, jane, c.ID, true); !errors.Is(err, lost) {
 		t.Fatalf("lock = %v, want the lost answer", err)
 	}
