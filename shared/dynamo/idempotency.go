@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -28,10 +29,14 @@ func idempotencyKey(scope string) item {
 const idempotencyStale = time.Minute
 
 // ClaimIdempotencyKey puts a claim unless a live one exists, and returns the
-// live one.
+// live one. Each call's claim carries a random token: when the put commits
+// and its answer is lost, the SDK's retry finds a claim with its own token,
+// which is this call's claim, not another request's.
 func (st *Store) ClaimIdempotencyKey(ctx context.Context, scope, hash string, now time.Time) (*backup.IdempotencyRecord, error) {
+	token := rand.Text()
 	it := idempotencyKey(scope)
 	it["hash"] = s(hash)
+	it["claim"] = s(token)
 	it["state"] = s("pending")
 	it["claimedAt"] = n(now.Unix())
 	it[attrExpiresAt] = n(now.Add(st.IdempotencyTTL).Unix())
@@ -59,6 +64,9 @@ func (st *Store) ClaimIdempotencyKey(ctx context.Context, scope, hash string, no
 		if old == nil { // expired and removed in between: claim again
 			return st.ClaimIdempotencyKey(ctx, scope, hash, now)
 		}
+	}
+	if getS(old, "claim") == token && getS(old, "response") == "" {
+		return nil, nil
 	}
 	rec := &backup.IdempotencyRecord{Hash: getS(old, "hash")}
 	if resp := getS(old, "response"); resp != "" {

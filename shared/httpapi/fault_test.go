@@ -51,6 +51,19 @@ func (f *faults) lose(op string) {
 	f.attempts[op] = 0
 }
 
+// loseOnce makes op's first attempt take effect and its answer get lost,
+// as a connection reset after the commit does; the SDK's retry gets an
+// answer.
+func (f *faults) loseOnce(op string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail == nil {
+		f.fail, f.attempts = map[string]fault{}, map[string]int{}
+	}
+	f.fail[op] = fault{code: "RequestTimeout", times: 1, afterCommit: true}
+	f.attempts[op] = 0
+}
+
 // set makes op ("DynamoDB.GetItem") fail with code, times times (< 0 always).
 func (f *faults) set(op, code string, times int) {
 	f.mu.Lock()
@@ -246,6 +259,31 @@ func TestFaultCreateAnswerLost(t *testing.T) {
 	again := e.must(201, partner, "POST", "/v1/backup-credentials", body, "Idempotency-Key", "k-lost")
 	if again.json(t)["id"] != id {
 		t.Errorf("the retry answered %s, want the original %s", again.body, id)
+	}
+}
+
+// TestFaultIdempotencyClaimAnswerLost: the Idempotency-Key claim is put and
+// its answer lost; the SDK's retry finds the claim. It is the request's own
+// claim, so the create goes on and answers 201, instead of waiting for
+// itself and answering 503 "still in progress" (found by the stateful test
+// on a loaded machine).
+func TestFaultIdempotencyClaimAnswerLost(t *testing.T) {
+	e := newEnv(t, "moto")
+	e.service(backup.WithIdempotencyWait(300 * time.Millisecond))
+	body := createBody("org-1", "lost-claim")
+	e.faults.loseOnce("DynamoDB.PutItem")
+	r := e.do(partner, "POST", "/v1/backup-credentials", body, "Idempotency-Key", "k-claim")
+	tries := e.faults.tries("DynamoDB.PutItem")
+	e.faults.clear()
+	if tries < 2 {
+		t.Fatalf("the claim was tried %d time(s); the fault needs a retry", tries)
+	}
+	if r.status != 201 {
+		t.Fatalf("create whose claim's answer was lost: %d %s, want 201", r.status, r.body)
+	}
+	again := e.must(201, partner, "POST", "/v1/backup-credentials", body, "Idempotency-Key", "k-claim")
+	if again.json(t)["id"] != r.json(t)["id"] {
+		t.Errorf("the retry answered %s, want the original %s", again.body, r.body)
 	}
 }
 
