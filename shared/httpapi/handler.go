@@ -38,7 +38,7 @@ func (a *API) Handler(names ...string) http.Handler {
 	for _, rt := range Routes {
 		if len(names) == 0 || slices.Contains(names, rt.Name) {
 			served = append(served, rt)
-			mux.Handle(rt.Method+" "+rt.Path, a.authenticated(rt.handler(a)))
+			mux.Handle(rt.Method+" "+rt.Path, a.authenticated(rt.bound(a)))
 		}
 	}
 	mux.Handle("/", a.serve(func(w http.ResponseWriter, r *http.Request) error {
@@ -257,10 +257,10 @@ func (a *API) delete(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// action serves a POST on one credential that answers the credential.
-func action(do func(ctx context.Context, c backup.Caller, id string) (*backup.Credential, error)) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		c, err := do(r.Context(), caller(r), r.PathValue("id"))
+// answer returns what answers an action's result with 200 and the
+// credential, or with the action's error.
+func answer(w http.ResponseWriter) func(*backup.Credential, error) error {
+	return func(c *backup.Credential, err error) error {
 		if err != nil {
 			return err
 		}
@@ -268,20 +268,21 @@ func action(do func(ctx context.Context, c backup.Caller, id string) (*backup.Cr
 	}
 }
 
-func (a *API) lock() handlerFunc {
-	return action(func(ctx context.Context, c backup.Caller, id string) (*backup.Credential, error) {
-		return a.Service.SetLocked(ctx, c, id, true)
-	})
+func (a *API) lock(w http.ResponseWriter, r *http.Request) error {
+	return answer(w)(a.Service.SetLocked(r.Context(), caller(r), r.PathValue("id"), true))
 }
 
-func (a *API) unlock() handlerFunc {
-	return action(func(ctx context.Context, c backup.Caller, id string) (*backup.Credential, error) {
-		return a.Service.SetLocked(ctx, c, id, false)
-	})
+func (a *API) unlock(w http.ResponseWriter, r *http.Request) error {
+	return answer(w)(a.Service.SetLocked(r.Context(), caller(r), r.PathValue("id"), false))
 }
 
-func (a *API) makeDefault() handlerFunc { return action(a.Service.MakeDefault) }
-func (a *API) check() handlerFunc       { return action(a.Service.Check) }
+func (a *API) makeDefault(w http.ResponseWriter, r *http.Request) error {
+	return answer(w)(a.Service.MakeDefault(r.Context(), caller(r), r.PathValue("id")))
+}
+
+func (a *API) check(w http.ResponseWriter, r *http.Request) error {
+	return answer(w)(a.Service.Check(r.Context(), caller(r), r.PathValue("id")))
+}
 
 func (a *API) validate(w http.ResponseWriter, r *http.Request) error {
 	var in backup.KeysInput

@@ -8,51 +8,31 @@ import (
 	"github.com/acme/backup-credentials/shared/backup"
 )
 
-// statuses maps every error code to its HTTP status; this is the only place
-// that does.
-var statuses = map[string]int{
-	backup.EInvalid:            http.StatusBadRequest,
-	backup.EEndpointNotAllowed: http.StatusBadRequest,
-	backup.EUnauthorized:       http.StatusUnauthorized,
-	backup.EForbidden:          http.StatusForbidden,
-	backup.ENotFound:           http.StatusNotFound,
-	backup.EMethodNotAllowed:   http.StatusMethodNotAllowed,
-	backup.ELocked:             http.StatusConflict,
-	backup.EInUse:              http.StatusConflict,
-	backup.EAlreadyLocked:      http.StatusConflict,
-	backup.EAlreadyUnlocked:    http.StatusConflict,
-	backup.ENameTaken:          http.StatusConflict,
-	backup.EQuotaExceeded:      http.StatusConflict,
-	backup.EPrecondition:       http.StatusPreconditionFailed,
-	backup.ETooLarge:           http.StatusRequestEntityTooLarge,
-	backup.EInvalidCredentials: http.StatusUnprocessableEntity,
-	backup.EIdempotencyReused:  http.StatusUnprocessableEntity,
-	backup.EUnreachable:        http.StatusBadGateway,
-	backup.EUnavailable:        http.StatusServiceUnavailable,
-	backup.EInternal:           http.StatusInternalServerError,
-}
-
-// titles are the problem titles, short and stable per code.
-var titles = map[string]string{
-	backup.EInvalid:            "Invalid request",
-	backup.EEndpointNotAllowed: "Endpoint not allowed",
-	backup.EUnauthorized:       "Unauthorized",
-	backup.EForbidden:          "Forbidden",
-	backup.ENotFound:           "Not found",
-	backup.EMethodNotAllowed:   "Method not allowed",
-	backup.ELocked:             "Credential locked",
-	backup.EInUse:              "Credential in use",
-	backup.EAlreadyLocked:      "Already locked",
-	backup.EAlreadyUnlocked:    "Already unlocked",
-	backup.ENameTaken:          "Name taken",
-	backup.EQuotaExceeded:      "Quota exceeded",
-	backup.EPrecondition:       "Precondition failed",
-	backup.ETooLarge:           "Payload too large",
-	backup.EInvalidCredentials: "Invalid S3 credentials",
-	backup.EIdempotencyReused:  "Idempotency key reused",
-	backup.EUnreachable:        "Endpoint unreachable",
-	backup.EUnavailable:        "Service unavailable",
-	backup.EInternal:           "Internal error",
+// kinds gives every error code its HTTP status and problem title (short and
+// stable); this is the only place that does.
+var kinds = map[string]struct {
+	status int
+	title  string
+}{
+	backup.EInvalid:            {http.StatusBadRequest, "Invalid request"},
+	backup.EEndpointNotAllowed: {http.StatusBadRequest, "Endpoint not allowed"},
+	backup.EUnauthorized:       {http.StatusUnauthorized, "Unauthorized"},
+	backup.EForbidden:          {http.StatusForbidden, "Forbidden"},
+	backup.ENotFound:           {http.StatusNotFound, "Not found"},
+	backup.EMethodNotAllowed:   {http.StatusMethodNotAllowed, "Method not allowed"},
+	backup.ELocked:             {http.StatusConflict, "Credential locked"},
+	backup.EInUse:              {http.StatusConflict, "Credential in use"},
+	backup.EAlreadyLocked:      {http.StatusConflict, "Already locked"},
+	backup.EAlreadyUnlocked:    {http.StatusConflict, "Already unlocked"},
+	backup.ENameTaken:          {http.StatusConflict, "Name taken"},
+	backup.EQuotaExceeded:      {http.StatusConflict, "Quota exceeded"},
+	backup.EPrecondition:       {http.StatusPreconditionFailed, "Precondition failed"},
+	backup.ETooLarge:           {http.StatusRequestEntityTooLarge, "Payload too large"},
+	backup.EInvalidCredentials: {http.StatusUnprocessableEntity, "Invalid S3 credentials"},
+	backup.EIdempotencyReused:  {http.StatusUnprocessableEntity, "Idempotency key reused"},
+	backup.EUnreachable:        {http.StatusBadGateway, "Endpoint unreachable"},
+	backup.EUnavailable:        {http.StatusServiceUnavailable, "Service unavailable"},
+	backup.EInternal:           {http.StatusInternalServerError, "Internal error"},
 }
 
 // problem is an RFC 9457 problem document.
@@ -69,15 +49,15 @@ type problem struct {
 // cause and the request ID, and answered without the cause.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := backup.ErrorCode(err)
-	status := statuses[code]
+	kind := kinds[code]
 	if code == backup.EInternal || code == backup.EUnavailable {
 		a.Logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", truncate(r.URL.Path),
 			"requestId", RequestID(r.Context()), "code", code, "error", err)
 	}
 	p := problem{
 		Type:   "https://backup-credentials.dev/problems/" + code,
-		Title:  titles[code],
-		Status: status,
+		Title:  kind.title,
+		Status: kind.status,
 		Detail: backup.ErrorMessage(err),
 		Code:   code,
 	}
@@ -90,7 +70,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
+	w.WriteHeader(kind.status)
 	_ = json.NewEncoder(w).Encode(p)
 }
 
