@@ -22,8 +22,8 @@ import (
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/httpapi"
-	"github.com/acme/backup-credentials/shared/mototest"
 	"github.com/acme/backup-credentials/shared/secrets"
+	"github.com/acme/backup-credentials/shared/testkit"
 )
 
 // ActionFigures are one action's calls and latency.
@@ -125,7 +125,7 @@ func (acceptAll) Check(context.Context, backup.Keys) (backup.CheckResult, error)
 const rounds = 40
 
 // actions measures every action's calls and its handler's overhead.
-func actions(moto *mototest.Server) ([]ActionFigures, error) {
+func actions(moto *testkit.Server) ([]ActionFigures, error) {
 	ctx := context.Background()
 	rec := &recorder{}
 	cfg := moto.Config()

@@ -23,8 +23,8 @@ import (
 	"github.com/acme/backup-credentials/infra/e2e"
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
-	"github.com/acme/backup-credentials/shared/mototest"
 	"github.com/acme/backup-credentials/shared/secrets"
+	"github.com/acme/backup-credentials/shared/testkit"
 )
 
 // peerNotBuilt says why the peer is not in the report.
@@ -43,7 +43,7 @@ type fixture struct {
 	items []map[string]types.AttributeValue
 }
 
-func newFixture(ctx context.Context, moto *mototest.Server, table, endpoint string) (*fixture, error) {
+func newFixture(ctx context.Context, moto *testkit.Server, table, endpoint string) (*fixture, error) {
 	cfg := moto.Config()
 	ddb := dynamodb.NewFromConfig(cfg)
 	if err := dynamo.CreateTable(ctx, ddb, table); err != nil {
@@ -122,7 +122,7 @@ func (f *fixture) restore(ctx context.Context) error {
 // coldStarts builds every function and the floor, and starts each cold
 // under the emulator n times right after n starts of the floor, sending
 // its events/ file as the first request against the fixture.
-func coldStarts(root string, moto *mototest.Server, n int) ([]FunctionFigures, FunctionFigures, error) {
+func coldStarts(root string, moto *testkit.Server, n int) ([]FunctionFigures, FunctionFigures, error) {
 	ctx := context.Background()
 	rie, err := e2e.FindRIE(root)
 	if err != nil {

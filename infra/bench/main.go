@@ -33,7 +33,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/acme/backup-credentials/shared/mototest"
+	"github.com/acme/backup-credentials/shared/testkit"
 )
 
 // Report is everything one run measured.
@@ -95,7 +95,7 @@ func main() {
 		log.Fatal("run from the repository root (make bench)")
 	}
 	rep := Report{Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(), ColdStarts: cold, Peer: peerNotBuilt}
-	moto, err := mototest.Start()
+	moto, err := testkit.Start()
 	if err != nil {
 		log.Fatal(err)
 	}

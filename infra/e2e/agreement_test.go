@@ -209,6 +209,37 @@ func TestLambdasLinkNoLocalCode(t *testing.T) {
 	}
 }
 
+// TestLayers: production code (the functions, shared/ and the local API)
+// never imports the test kit, and no test of a shared/ package reaches
+// upward into infra/.
+func TestLayers(t *testing.T) {
+	deps := func(args ...string) map[string][]string {
+		out, err := exec.Command("go", append([]string{"list", "-f", "{{.ImportPath}} {{join .Deps \" \"}}"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %v: %v\n%s", args, err, out)
+		}
+		found := map[string][]string{}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			f := strings.Fields(line)
+			found[f[0]] = f[1:]
+		}
+		return found
+	}
+	const testkit = "github.com/acme/backup-credentials/shared/testkit"
+	for pkg, ds := range deps("../../functions/...", "../../shared/...", "../../infra/local-api/...") {
+		if pkg != testkit && slices.Contains(ds, testkit) {
+			t.Errorf("%s imports the test kit", pkg)
+		}
+	}
+	for pkg, ds := range deps("-test", "../../shared/...") {
+		for _, d := range ds {
+			if strings.Contains(d, "/infra/") {
+				t.Errorf("%s (with its tests) imports %s", pkg, d)
+			}
+		}
+	}
+}
+
 // TestTemplateBoundsCost: the HTTP API stage throttles all callers, and
 // every function has a reserved-concurrency setting, both parameters, so one
 // tenant cannot exhaust the account's Lambda concurrency.

@@ -24,12 +24,12 @@ import (
 
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
-	"github.com/acme/backup-credentials/shared/mototest"
+	"github.com/acme/backup-credentials/shared/testkit"
 )
 
-var moto *mototest.Server
+var moto *testkit.Server
 
-func TestMain(m *testing.M) { mototest.RunWithServer(m, &moto) }
+func TestMain(m *testing.M) { testkit.RunWithServer(m, &moto) }
 
 // TestFunctionsUnderRIE builds every function for this machine, runs each
 // bootstrap under aws-lambda-rie against moto, and walks the contract with
@@ -170,7 +170,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	// The walk's changes, as the table's stream holds them, through the
 	// publisher to the bus: one event per change, in order, no secret.
 	queue := busQueue(t, "default")
-	batch, err := mototest.StreamEvent(ctx, moto.Config(), table)
+	batch, err := testkit.StreamEvent(ctx, moto.Config(), table)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,9 +15,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/acme/backup-credentials/shared/testkit"
 )
 
 // BuildFlags are the flags every bootstrap is built with, as in the Makefile,
@@ -60,24 +61,7 @@ func FindRIE(root string) (string, error) {
 type Function struct {
 	url  string
 	cmd  *exec.Cmd
-	logs *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	logs *testkit.SyncBuffer
 }
 
 // freePorts returns two distinct ports free on 127.0.0.1 (both are held
@@ -122,7 +106,7 @@ func start(rie, bootstrap string, env []string) (*Function, error) {
 	cmd := exec.Command(rie, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", p1),
 		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", p2), bootstrap)
 	cmd.Env = append(os.Environ(), env...)
-	logs := &lockedBuffer{}
+	logs := &testkit.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,36 +16,19 @@ import (
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/httpapi"
 	"github.com/acme/backup-credentials/shared/inmem"
+	"github.com/acme/backup-credentials/shared/testkit"
 )
-
-// lockedBuffer is a log sink tests read while the server writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // siteServer serves the whole local site, as make run does with in-process
 // storage, with LOCAL_CORS_ORIGINS set to setting ("" for unset). It
 // returns the server, a partner's token and the site's log.
-func siteServer(t *testing.T, setting string) (*httptest.Server, string, *lockedBuffer) {
+func siteServer(t *testing.T, setting string) (*httptest.Server, string, *testkit.SyncBuffer) {
 	t.Helper()
 	ddb, err := inmem.DynamoDB(context.Background(), "site")
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &testkit.SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	svc, err := backup.New(dynamo.New(ddb, "site"), backup.WithSecrets(inmem.NewSecretStore()))
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/acme/backup-credentials/infra/local-api/localauth"
-	"github.com/acme/backup-credentials/shared/mototest"
+	"github.com/acme/backup-credentials/shared/testkit"
 )
 
 func TestTokenRefusesWhatTheAPIWould(t *testing.T) {
@@ -95,7 +95,7 @@ func TestDefaultSecretOnlyForLocalStorage(t *testing.T) {
 // leave the cancelled writes in the stream its readers hold, and nothing
 // after them).
 func TestRunMotoPublishes(t *testing.T) {
-	moto, err := mototest.Start()
+	moto, err := testkit.Start()
 	if err != nil {
 		t.Fatal(err) // fails, never skips, without moto
 	}

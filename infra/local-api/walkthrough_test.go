@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -12,9 +11,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/acme/backup-credentials/shared/testkit"
 )
 
 // TestREADMEWalkthrough runs the README's walk-through, as written, against
@@ -56,7 +56,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 	}
 	srv := exec.Command(bin)
 	srv.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port))
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	srv.Stderr = io.MultiWriter(os.Stderr, logs)
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -111,22 +111,4 @@ func TestREADMEWalkthrough(t *testing.T) {
 	if strings.Contains(logs.String(), "local-demo-secret") {
 		t.Error("the secret key appears in the local API's log")
 	}
-}
-
-// syncBuffer is a buffer one goroutine writes while another reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

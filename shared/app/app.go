@@ -29,31 +29,52 @@ import (
 	"github.com/acme/backup-credentials/shared/httpapi"
 )
 
-// Config is the service's configuration.
+// Config is the service's configuration, read from the environment by Load;
+// each field names its variable and default. docs/deploy.md lists them all.
 type Config struct {
-	Table          string
-	SecretPrefix   string
-	KMSKeyID       string
-	AllowCIDRs     []netip.Prefix
-	CheckTimeout   time.Duration
-	Claims         httpapi.ClaimNames
+	// Table is the DynamoDB table (TABLE_NAME, "backup-credentials").
+	Table string
+	// SecretPrefix begins every secret's name (SECRET_PREFIX,
+	// "backup-credentials/").
+	SecretPrefix string
+	// KMSKeyID encrypts the secrets (SECRETS_KMS_KEY_ID; "" for the
+	// account's aws/secretsmanager key).
+	KMSKeyID string
+	// AllowCIDRs are the internal ranges a provider endpoint may resolve
+	// to (BACKUP_ENDPOINT_ALLOW_CIDRS; none in AWS, 127.0.0.0/8 locally).
+	AllowCIDRs []netip.Prefix
+	// CheckTimeout bounds one provider check, retries included
+	// (CHECK_TIMEOUT, 5s).
+	CheckTimeout time.Duration
+	// Claims name the token claims the caller is read from (CLAIM_NAME,
+	// CLAIM_ORGANIZATIONS, CLAIM_ROLE).
+	Claims httpapi.ClaimNames
+	// IdempotencyTTL is how long an Idempotency-Key is remembered
+	// (IDEMPOTENCY_TTL_HOURS, 24).
 	IdempotencyTTL time.Duration
-	// SecretRecoveryDays is the recovery window of a deleted secret.
+	// SecretRecoveryDays is the recovery window of a deleted secret
+	// (SECRET_RECOVERY_DAYS, 7; 7 to 30).
 	SecretRecoveryDays int
-	// MaxCredentials is the most credentials an organization may have.
+	// MaxCredentials is the most credentials an organization may have
+	// (MAX_CREDENTIALS_PER_ORGANIZATION, 100).
 	MaxCredentials int
 	// TrustPrincipal is the role the service assumes customers' roles as
-	// (TRUST_PRINCIPAL_ARN); KeyRotationDays the age past which keys are
-	// due for rotation (KEY_ROTATION_DAYS, 90; 0 turns it off).
-	TrustPrincipal  string
+	// (TRUST_PRINCIPAL_ARN).
+	TrustPrincipal string
+	// KeyRotationDays is the age past which keys are due for rotation
+	// (KEY_ROTATION_DAYS, 90; 0 turns it off).
 	KeyRotationDays int
 	// BackupEngines are the IAM principals that may resolve projects'
 	// credentials (BACKUP_ENGINE_PRINCIPALS, comma-separated ARNs).
 	BackupEngines []string
-	// Health check: the event bus for changes, checks in flight in all and
-	// per endpoint host.
-	EventBus                      string
-	HealthConcurrency, HealthHost int
+	// EventBus receives the change events (EVENT_BUS_NAME, "default").
+	EventBus string
+	// HealthConcurrency is how many health checks are in flight at once
+	// (HEALTH_CONCURRENCY, 32).
+	HealthConcurrency int
+	// HealthHost is how many of them may reach one endpoint host
+	// (HEALTH_CONCURRENCY_PER_HOST, 8).
+	HealthHost int
 	// AWS is the SDK configuration: region and credentials from the
 	// environment, as Lambda provides them.
 	AWS aws.Config

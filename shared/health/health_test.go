@@ -31,27 +31,27 @@ import (
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/eventbus"
 	"github.com/acme/backup-credentials/shared/health"
-	"github.com/acme/backup-credentials/shared/mototest"
 	"github.com/acme/backup-credentials/shared/provider"
 	"github.com/acme/backup-credentials/shared/secrets"
 	"github.com/acme/backup-credentials/shared/stream"
 	"github.com/acme/backup-credentials/shared/tail"
+	"github.com/acme/backup-credentials/shared/testkit"
 )
 
 // storage is an open moto (table, secrets, events); s3 an IAM-enforcing one,
 // the provider whose keys are checked.
-var storage, s3 *mototest.Server
+var storage, s3 *testkit.Server
 
 var adminCfg aws.Config
 
 func TestMain(m *testing.M) {
 	health.MetricsOut = io.Discard
-	mototest.Run(m, func() (func(), error) {
+	testkit.Run(m, func() (func(), error) {
 		var err error
-		if storage, err = mototest.Start(); err != nil {
+		if storage, err = testkit.Start(); err != nil {
 			return nil, err
 		}
-		if s3, adminCfg, err = mototest.StartProvider(); err != nil {
+		if s3, adminCfg, err = testkit.StartProvider(); err != nil {
 			return storage.Stop, err
 		}
 		return func() { storage.Stop(); s3.Stop() }, nil
@@ -151,7 +151,7 @@ var seq int
 
 // store puts a credential straight into storage, as healthy, bypassing the
 // create check (so that unreachable endpoints can be stored).
-func (w *world) store_(org, endpoint string, keys mototest.Keys) *backup.Credential {
+func (w *world) store_(org, endpoint string, keys testkit.Keys) *backup.Credential {
 	w.t.Helper()
 	ctx := context.Background()
 	seq++
@@ -190,11 +190,11 @@ func closedPort(t *testing.T) string {
 func TestRunRecordsAndAnnounces(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
-	good, err := mototest.CreateUser(ctx, adminCfg, "good-"+w.bus, mototest.ListBucketsPolicy)
+	good, err := testkit.CreateUser(ctx, adminCfg, "good-"+w.bus, testkit.ListBucketsPolicy)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gone, err := mototest.CreateUser(ctx, adminCfg, "gone-"+w.bus, mototest.ListBucketsPolicy)
+	gone, err := testkit.CreateUser(ctx, adminCfg, "gone-"+w.bus, testkit.ListBucketsPolicy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestRunRecordsAndAnnounces(t *testing.T) {
 	revoked := w.store_("org-1", s3.URL, gone)
 	down := w.store_("org-1", closedPort(t), good)
 	noSecret := w.store_("org-1", s3.URL, good)
-	if err := mototest.DeleteKey(ctx, adminCfg, "gone-"+w.bus, gone.AccessKeyID); err != nil {
+	if err := testkit.DeleteKey(ctx, adminCfg, "gone-"+w.bus, gone.AccessKeyID); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.secrets.DeleteSecret(ctx, noSecret.ID); err != nil {
@@ -281,7 +281,7 @@ func (d deletingStore) ScanCredentials(ctx context.Context, after string, limit 
 func TestDeletedDuringRunIsNotRecreated(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
-	keys, err := mototest.CreateUser(ctx, adminCfg, "del-"+w.bus, mototest.ListBucketsPolicy)
+	keys, err := testkit.CreateUser(ctx, adminCfg, "del-"+w.bus, testkit.ListBucketsPolicy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +320,7 @@ func (w *world) scheduled(name string) bool {
 func TestOrphanSweep(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
-	kept := w.store_("org-1", closedPort(t), mototest.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
+	kept := w.store_("org-1", closedPort(t), testkit.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
 	orphan := backup.NewID(time.Now())
 	if _, err := w.secrets.CreateSecret(ctx, orphan, "org-1", "orphaned"); err != nil {
 		t.Fatal(err)
@@ -358,7 +358,7 @@ func TestSweepDeletesOnlyItsOwn(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	keep := []string{w.store_("org-1", closedPort(t), mototest.Keys{AccessKeyID: "AKIAX", SecretKey: "s"}).ID}
+	keep := []string{w.store_("org-1", closedPort(t), testkit.Keys{AccessKeyID: "AKIAX", SecretKey: "s"}).ID}
 	foreign := w.secrets.Name("db-password")
 	create(foreign, "")
 	mismatched := backup.NewID(time.Now())
@@ -391,7 +391,7 @@ func TestSweepRefusesWhenTooManyLookOrphaned(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	for range 3 {
-		w.store_("org-1", closedPort(t), mototest.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
+		w.store_("org-1", closedPort(t), testkit.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
 	}
 	before := w.listed()
 	wrong := fmt.Sprintf("wrong%d", time.Now().UnixNano())
@@ -455,7 +455,7 @@ func TestStopsBeforeDeadlineAndResumes(t *testing.T) {
 	endpoint := provider_(t, clk)
 	const n = 24
 	for range n {
-		w.store_("org-1", endpoint, mototest.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
+		w.store_("org-1", endpoint, testkit.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
 	}
 	r := w.runner()
 	r.Concurrency, r.PerHost, r.PageSize, r.Now = 2, 2, 5, clk.Now
@@ -506,7 +506,7 @@ func TestCursorWrittenOnlyWhenItMoves(t *testing.T) {
 	w := newWorld(t)
 	endpoint := provider_(t, &clock{now: time.Now()})
 	for range 12 {
-		w.store_("org-1", endpoint, mototest.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
+		w.store_("org-1", endpoint, testkit.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
 	}
 	cursor := &cursorWrites{Store: w.store}
 	r := w.runner()
@@ -555,7 +555,7 @@ func TestScanFailureLosesNothing(t *testing.T) {
 	endpoint := provider_(t, clk)
 	const n = 30
 	for range n {
-		w.store_("org-1", endpoint, mototest.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
+		w.store_("org-1", endpoint, testkit.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
 	}
 	r := w.runner()
 	r.Concurrency, r.PerHost, r.PageSize = 4, 4, 5
@@ -599,7 +599,7 @@ func TestStaleResultDropped(t *testing.T) {
 		fmt.Fprint(rw, `<ListAllMyBucketsResult></ListAllMyBucketsResult>`) // the new keys
 	}))
 	defer srv.Close()
-	c := w.store_("org-1", srv.URL, mototest.Keys{AccessKeyID: "AKIAOLD", SecretKey: "old"})
+	c := w.store_("org-1", srv.URL, testkit.Keys{AccessKeyID: "AKIAOLD", SecretKey: "old"})
 	done := make(chan health.Summary)
 	r := w.runner()
 	// The run's clock is ahead (clocks of two functions differ): only the
@@ -638,7 +638,7 @@ func TestStaleResultDropped(t *testing.T) {
 func TestRotationDueAnnouncedOnce(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
-	good, err := mototest.CreateUser(ctx, adminCfg, "rot-"+w.bus, mototest.ListBucketsPolicy)
+	good, err := testkit.CreateUser(ctx, adminCfg, "rot-"+w.bus, testkit.ListBucketsPolicy)
 	if err != nil {
 		t.Fatal(err)
 	}

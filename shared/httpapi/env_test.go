@@ -22,48 +22,29 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go/middleware"
 
-	"github.com/acme/backup-credentials/infra/local-api/localauth"
 	"github.com/acme/backup-credentials/shared/backup"
-	"github.com/acme/backup-credentials/shared/callcount"
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/httpapi"
 	"github.com/acme/backup-credentials/shared/inmem"
-	"github.com/acme/backup-credentials/shared/mototest"
 	"github.com/acme/backup-credentials/shared/secrets"
+	"github.com/acme/backup-credentials/shared/testkit"
 )
 
 var (
-	moto *mototest.Server
+	moto *testkit.Server
 	// logs captures every log line of the suite, searched for secrets.
-	logs safeBuffer
+	logs testkit.SyncBuffer
 	// responses captures every response body of the suite, searched for
 	// secrets and checked against the OpenAPI document.
 	recorded recorder
 )
 
-type safeBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *safeBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *safeBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestMain(m *testing.M) {
-	if mototest.Idle() {
+	if testkit.Idle() {
 		os.Exit(m.Run())
 	}
 	var err error
-	if moto, err = mototest.Start(); err != nil {
+	if moto, err = testkit.Start(); err != nil {
 		log.Printf("moto_server is required for these tests: %v", err)
 		os.Exit(1)
 	}
@@ -89,13 +70,11 @@ func TestMain(m *testing.M) {
 // default and moto's DynamoDB and Secrets Manager.
 var backends = []string{"local", "moto"}
 
-const jwtSecret = "test-secret"
-
 // env is one API with fresh storage.
 type env struct {
 	t       *testing.T
 	url     string
-	calls   *callcount.Counter
+	calls   *testkit.Counter
 	checker *fakeChecker
 	secrets backup.SecretStore
 	store   *dynamo.Store
@@ -150,7 +129,7 @@ var tableSeq atomic.Int64
 func newEnv(t *testing.T, backend string) *env {
 	t.Helper()
 	ctx := context.Background()
-	e := &env{t: t, calls: &callcount.Counter{}, checker: &fakeChecker{}, faults: &faults{}, roles: &fakeRoles{},
+	e := &env{t: t, calls: &testkit.Counter{}, checker: &fakeChecker{}, faults: &faults{}, roles: &fakeRoles{},
 		trustPrincipal: "arn:aws:iam::111122223333:role/backup-credentials-role-assumer"}
 	e.table = fmt.Sprintf("t%d-%d", time.Now().UnixNano(), tableSeq.Add(1))
 	opts := func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, e.calls.Middleware) }
@@ -173,7 +152,7 @@ func newEnv(t *testing.T, backend string) *env {
 	}
 	e.store = dynamo.New(e.ddb, e.table)
 	e.clock = &clock{}
-	e.api = &httpapi.API{Auth: localauth.Auth{Secret: []byte(jwtSecret), Claims: httpapi.DefaultClaims}}
+	e.api = &httpapi.API{Auth: testkit.Auth{}}
 	e.service()
 	api := e.api
 	srv := httptest.NewServer(api.Handler())
@@ -192,7 +171,7 @@ func newEnv(t *testing.T, backend string) *env {
 // middleware counts Secrets Manager's.
 type countingSecrets struct {
 	backup.SecretStore
-	calls *callcount.Counter
+	calls *testkit.Counter
 }
 
 func (c *countingSecrets) CreateSecret(ctx context.Context, id, org, key string) (string, error) {
@@ -282,16 +261,12 @@ var (
 	otherReader = caller{"u-other-reader", "user", []string{"org-9"}, ""}
 )
 
-func (c caller) token(t *testing.T) string {
+func (c caller) token() string {
 	name := c.name
 	if name == "" {
 		name = "Name of " + c.sub
 	}
-	tok, err := localauth.Token([]byte(jwtSecret), c.sub, name, c.role, c.orgs, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return testkit.Token(backup.Caller{UserID: c.sub, Name: name, Role: c.role, Organizations: c.orgs})
 }
 
 // response is an answer as a test sees it.
@@ -339,7 +314,7 @@ func (e *env) do(c caller, method, path string, body any, headers ...string) res
 		e.t.Fatal(err)
 	}
 	if c.sub != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token(e.t))
+		req.Header.Set("Authorization", "Bearer "+c.token())
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/golang-jwt/jwt/v5"
+	"github.com/acme/backup-credentials/shared/backup"
+	"github.com/acme/backup-credentials/shared/testkit"
 )
 
 // routeCalls is one request per route of the contract, on credential id.
@@ -43,14 +43,10 @@ func TestTenancy(t *testing.T) {
 	forBackends(t, func(t *testing.T, e *env) {
 		id := e.create("org-1", "prod")
 		before := e.must(200, partner, "GET", "/v1/backup-credentials/"+id, nil).body
-		forged, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-			"sub": "x", "role": "partner", "organizations": []string{"org-1"}, "exp": time.Now().Add(time.Hour).Unix(),
-		}).SignedString([]byte("not-the-secret"))
-		expired, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-			"sub": "x", "role": "partner", "organizations": []string{"org-1"}, "exp": time.Now().Add(-time.Hour).Unix(),
-		}).SignedString([]byte(jwtSecret))
-		none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." +
-			base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"x","role":"partner","organizations":["org-1"]}`)) + "."
+		// Tokens the authenticator refuses: every route asks it (forged,
+		// expired and alg-none JWTs are localauth's tests).
+		noSubject := testkit.Token(backup.Caller{Role: "partner", Organizations: []string{"org-1"}})
+		unprefixed := strings.TrimPrefix(partner.token(), "test.")
 		for _, rc := range routeCalls(id) {
 			name := rc.method + " " + strings.Replace(rc.path, id, "{id}", 1)
 			t.Run(name, func(t *testing.T) {
@@ -72,7 +68,7 @@ func TestTenancy(t *testing.T) {
 				if r := e.do(caller{}, rc.method, rc.path, rc.body); r.status != 401 || r.code() != "unauthorized" {
 					t.Errorf("no token: %d %s, want 401", r.status, r.body)
 				}
-				for _, tok := range []string{forged, expired, none, "garbage"} {
+				for _, tok := range []string{noSubject, unprefixed, "garbage"} {
 					if r := e.do(caller{}, rc.method, rc.path, rc.body, "Authorization", "Bearer "+tok); r.status != 401 {
 						t.Errorf("bad token: %d %s, want 401", r.status, r.body)
 					}

@@ -16,27 +16,27 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/acme/backup-credentials/shared/backup"
-	"github.com/acme/backup-credentials/shared/mototest"
 	"github.com/acme/backup-credentials/shared/provider"
+	"github.com/acme/backup-credentials/shared/testkit"
 )
 
 // The provider under test: moto with IAM auth enforced, and keys made
 // through its IAM.
 var (
-	moto                        *mototest.Server
-	admin, valid, bare, revoked mototest.Keys
+	moto                        *testkit.Server
+	admin, valid, bare, revoked testkit.Keys
 	adminCfg                    aws.Config
 )
 
 func TestMain(m *testing.M) {
-	mototest.Run(m, func() (func(), error) {
+	testkit.Run(m, func() (func(), error) {
 		var err error
-		if moto, adminCfg, err = mototest.StartProvider(); err != nil {
+		if moto, adminCfg, err = testkit.StartProvider(); err != nil {
 			return nil, err
 		}
 		ctx := context.Background()
-		if valid, err = mototest.CreateUser(ctx, adminCfg, "backup", mototest.ListBucketsPolicy); err == nil {
-			bare, err = mototest.CreateUser(ctx, adminCfg, "bare", "")
+		if valid, err = testkit.CreateUser(ctx, adminCfg, "backup", testkit.ListBucketsPolicy); err == nil {
+			bare, err = testkit.CreateUser(ctx, adminCfg, "bare", "")
 		}
 		return moto.Stop, err
 	})
@@ -53,16 +53,16 @@ const awsEndpoint = "https://s3.eu-central-1.amazonaws.com"
 func TestChecksAgainstMoto(t *testing.T) {
 	tests := []struct {
 		name, endpoint string
-		keys           mototest.Keys
+		keys           testkit.Keys
 		status, msg    string
 	}{
 		{"STS valid", awsEndpoint, valid, backup.HealthHealthy, "AWS account 123456789012"},
-		{"STS wrong secret", awsEndpoint, mototest.Keys{AccessKeyID: valid.AccessKeyID, SecretKey: "wrong"}, backup.HealthInvalid, "SignatureDoesNotMatch"},
-		{"STS unknown key", awsEndpoint, mototest.Keys{AccessKeyID: "AKIAUNKNOWN000000000", SecretKey: "x"}, backup.HealthInvalid, "InvalidClientTokenId"},
+		{"STS wrong secret", awsEndpoint, testkit.Keys{AccessKeyID: valid.AccessKeyID, SecretKey: "wrong"}, backup.HealthInvalid, "SignatureDoesNotMatch"},
+		{"STS unknown key", awsEndpoint, testkit.Keys{AccessKeyID: "AKIAUNKNOWN000000000", SecretKey: "x"}, backup.HealthInvalid, "InvalidClientTokenId"},
 		{"S3 valid", moto.URL, valid, backup.HealthHealthy, "lists buckets"},
 		{"S3 without any policy", moto.URL, bare, backup.HealthHealthy, "may not list buckets (AccessDenied)"},
-		{"S3 wrong secret", moto.URL, mototest.Keys{AccessKeyID: valid.AccessKeyID, SecretKey: "wrong"}, backup.HealthInvalid, "SignatureDoesNotMatch"},
-		{"S3 unknown key", moto.URL, mototest.Keys{AccessKeyID: "AKIAUNKNOWN000000000", SecretKey: "x"}, backup.HealthInvalid, "InvalidAccessKeyId"},
+		{"S3 wrong secret", moto.URL, testkit.Keys{AccessKeyID: valid.AccessKeyID, SecretKey: "wrong"}, backup.HealthInvalid, "SignatureDoesNotMatch"},
+		{"S3 unknown key", moto.URL, testkit.Keys{AccessKeyID: "AKIAUNKNOWN000000000", SecretKey: "x"}, backup.HealthInvalid, "InvalidAccessKeyId"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,7 +89,7 @@ func uniqueUser(prefix string) string {
 func TestRevokedKey(t *testing.T) {
 	ctx := context.Background()
 	user := uniqueUser("leaver")
-	revoked, err := mototest.CreateUser(ctx, adminCfg, user, mototest.ListBucketsPolicy)
+	revoked, err := testkit.CreateUser(ctx, adminCfg, user, testkit.ListBucketsPolicy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestRevokedKey(t *testing.T) {
 	if got, err := checker().Check(ctx, k); err != nil || got.Status != backup.HealthHealthy {
 		t.Fatalf("before revoking: %+v %v", got, err)
 	}
-	if err := mototest.DeleteKey(ctx, adminCfg, user, revoked.AccessKeyID); err != nil {
+	if err := testkit.DeleteKey(ctx, adminCfg, user, revoked.AccessKeyID); err != nil {
 		t.Fatal(err)
 	}
 	for _, endpoint := range []string{moto.URL, awsEndpoint} {

@@ -8,7 +8,7 @@ import (
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/inmem"
-	"github.com/acme/backup-credentials/shared/mototest"
+	"github.com/acme/backup-credentials/shared/testkit"
 )
 
 // TestCheckRecordsRevokedKey stores a credential whose key is then deleted in
@@ -24,7 +24,7 @@ func TestCheckRecordsRevokedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	user := uniqueUser("rotated")
-	keys, err := mototest.CreateUser(ctx, adminCfg, user, mototest.ListBucketsPolicy)
+	keys, err := testkit.CreateUser(ctx, adminCfg, user, testkit.ListBucketsPolicy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestCheckRecordsRevokedKey(t *testing.T) {
 			t.Fatalf("created with health %+v", c.Health)
 		}
 	}
-	if err := mototest.DeleteKey(ctx, adminCfg, user, keys.AccessKeyID); err != nil {
+	if err := testkit.DeleteKey(ctx, adminCfg, user, keys.AccessKeyID); err != nil {
 		t.Fatal(err)
 	}
 	list, _, err := svc.List(ctx, partner, backup.ListRequest{})

@@ -13,8 +13,8 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/acme/backup-credentials/shared/backup"
-	"github.com/acme/backup-credentials/shared/mototest"
 	"github.com/acme/backup-credentials/shared/provider"
+	"github.com/acme/backup-credentials/shared/testkit"
 )
 
 // stsCalls records every AssumeRole the SDK sends and answers, for the
@@ -48,7 +48,7 @@ func (s *stsCalls) middleware(stack *middleware.Stack) error {
 // STS's refusal says what the trust policy must name; no answer is
 // unreachable.
 func TestRolesOnMotoSTS(t *testing.T) {
-	open, err := mototest.Start()
+	open, err := testkit.Start()
 	if err != nil {
 		t.Fatal(err)
 	}

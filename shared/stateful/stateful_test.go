@@ -29,10 +29,10 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/acme/backup-credentials/shared/health"
-	"github.com/acme/backup-credentials/shared/mototest"
+	"github.com/acme/backup-credentials/shared/testkit"
 )
 
-var moto *mototest.Server
+var moto *testkit.Server
 
 // lockstep is how many of a run's sequences also run on moto, in lockstep
 // with the in-process storage, out of rapid's checks: moto answers about
@@ -55,7 +55,7 @@ func TestMain(m *testing.M) {
 		_ = flag.Set("rapid.shrinktime", "3m") // a sequence on moto takes a second to replay
 	}
 	health.MetricsOut = io.Discard
-	mototest.RunWithServer(m, &moto)
+	testkit.RunWithServer(m, &moto)
 }
 
 // stats counts what the sequences did, per storage.

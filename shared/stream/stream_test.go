@@ -21,15 +21,15 @@ import (
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/inmem"
-	"github.com/acme/backup-credentials/shared/mototest"
 	"github.com/acme/backup-credentials/shared/secrets"
 	"github.com/acme/backup-credentials/shared/stream"
 	"github.com/acme/backup-credentials/shared/tail"
+	"github.com/acme/backup-credentials/shared/testkit"
 )
 
-var moto *mototest.Server
+var moto *testkit.Server
 
-func TestMain(m *testing.M) { mototest.RunWithServer(m, &moto) }
+func TestMain(m *testing.M) { testkit.RunWithServer(m, &moto) }
 
 // checker accepts any keys unless told to refuse them.
 type checker struct {
@@ -346,7 +346,7 @@ func TestHandleStreamRecords(t *testing.T) {
 // rawRecords reads moto's stream as the event Lambda delivers.
 func rawRecords(t *testing.T, table string) events.DynamoDBEvent {
 	t.Helper()
-	raw, err := mototest.StreamEvent(context.Background(), moto.Config(), table)
+	raw, err := testkit.StreamEvent(context.Background(), moto.Config(), table)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,4 @@
-// Package callcount counts the AWS calls an SDK client makes, by service and
-// operation, with a middleware; tests and benchmarks use it to hold each
-// action to its minimum number of calls.
-package callcount
+package testkit
 
 import (
 	"context"
@@ -11,7 +8,9 @@ import (
 	"github.com/aws/smithy-go/middleware"
 )
 
-// A Counter counts calls. The zero value is ready to use.
+// A Counter counts the AWS calls an SDK client makes, by service and
+// operation, with a middleware; tests and benchmarks use it to hold each
+// action to its minimum number of calls. The zero value is ready to use.
 type Counter struct {
 	mu     sync.Mutex
 	counts map[string]int

@@ -1,8 +1,4 @@
-// Package mototest starts moto_server for tests, so that everything that
-// depends on DynamoDB, Secrets Manager, STS or S3 semantics is tested over
-// the real AWS protocols. A test that needs moto fails, never skips, when
-// moto cannot start.
-package mototest
+package testkit
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package mototest_test
+package testkit_test
 
 import (
 	"context"
@@ -16,8 +16,8 @@ import (
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/inmem"
-	"github.com/acme/backup-credentials/shared/mototest"
 	"github.com/acme/backup-credentials/shared/stream"
+	"github.com/acme/backup-credentials/shared/testkit"
 )
 
 // accept accepts any keys.
@@ -45,7 +45,7 @@ func (b *bus) Put(_ context.Context, evs []backup.Event) (int, error) {
 // nothing after them.
 func TestRefusedWriteLeavesTheStreamWhole(t *testing.T) {
 	ctx := context.Background()
-	moto, err := mototest.Start()
+	moto, err := testkit.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
