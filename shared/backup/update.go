@@ -43,13 +43,56 @@ func (s *Service) update(ctx context.Context, caller Caller, id string, in Patch
 	if old.IsLocked {
 		return nil, Errorf(ELocked, "The credential is locked; unlock it to change it.")
 	}
-	c := *old
+	p := patch(old, in)
+	if len(p.fields) == 0 {
+		return s.shown(old, nil)
+	}
+	if err := s.recheck(ctx, &p, in); err != nil {
+		return nil, err
+	}
+	e := s.entry(caller, ActionUpdated, p.fields...)
+	c := &p.c
+	if in.SecretKey != nil {
+		c.KeysChangedAt = &e.At
+		if err := s.putSecret(ctx, &p, *in.SecretKey); err != nil {
+			return nil, err
+		}
+	}
+	c.Version = old.Version + 1
+	c.LastModified, c.LastModifiedBy = e.At, e.By
+	if err := s.store.UpdateCredential(ctx, old, c, e); err != nil {
+		if p.toKeys && refused(err) {
+			// Known not written: the secret goes. When the outcome is
+			// unknown it stays: if the write did not commit, the orphan
+			// sweep removes the secret of a role credential.
+			s.dropSecret(ctx, id, "remove the secret of a change to keys that failed")
+		}
+		return nil, err // a new version stays pending; the current one is what the metadata names
+	}
+	s.settleSecret(ctx, p, in.SecretKey != nil)
+	return s.shown(c, nil)
+}
+
+// A patched credential is the credential as a PATCH leaves it, before it
+// is checked and written.
+type patched struct {
+	old *Credential
+	c   Credential
+	// fields are the changed fields, as history names them.
+	fields []string
+	// toRole and toKeys: the PATCH turns keys into a role, or back.
+	toRole, toKeys bool
+}
+
+// patch applies in to a copy of old.
+func patch(old *Credential, in PatchInput) patched {
+	p := patched{old: old, c: *old}
+	c := &p.c
 	c.Projects = slices.Clone(old.Projects)
-	var fields []string
 	set := func(field string, dst *string, v *string) {
 		if v != nil && *v != *dst {
 			*dst = *v
-			fields = append(fields, field)
+			p.fields = append(p.fields, field)
 		}
 	}
 	if in.Name != nil {
@@ -61,84 +104,79 @@ func (s *Service) update(ctx context.Context, caller Caller, id string, in Patch
 	set("s3Region", &c.Region, in.Region)
 	if in.CACertificate.Set && deref(in.CACertificate.Value) != deref(old.CACertificate) {
 		c.CACertificate = in.CACertificate.Value
-		fields = append(fields, "s3CaCertificate")
+		p.fields = append(p.fields, "s3CaCertificate")
 	}
 	if in.SecretKey != nil {
-		fields = append(fields, "s3SecretKey")
+		p.fields = append(p.fields, "s3SecretKey")
 	}
-	toRole := in.authType(old) == AuthRole && !old.IsRole()
-	toKeys := in.authType(old) == AuthAccessKey && old.IsRole()
+	p.toRole = in.authType(old) == AuthRole && !old.IsRole()
+	p.toKeys = in.authType(old) == AuthAccessKey && old.IsRole()
 	switch {
-	case toRole:
+	case p.toRole:
 		c.AuthType, c.AccessKeyID, c.SecretVersion, c.KeysChangedAt, c.CACertificate = AuthRole, "", "", nil, nil
-		fields = append(fields, "authType")
+		p.fields = append(p.fields, "authType")
 		if old.CACertificate != nil {
-			fields = append(fields, "s3CaCertificate")
+			p.fields = append(p.fields, "s3CaCertificate")
 		}
-	case toKeys:
+	case p.toKeys:
 		c.AuthType, c.RoleARN = AuthAccessKey, nil
-		fields = append(fields, "authType")
+		p.fields = append(p.fields, "authType")
 	}
 	if in.RoleARN != nil && *in.RoleARN != deref(old.RoleARN) {
 		c.RoleARN = in.RoleARN
-		fields = append(fields, "s3RoleArn")
+		p.fields = append(p.fields, "s3RoleArn")
 	}
-	if len(fields) == 0 {
-		return s.shown(old, nil)
-	}
-	// Anything but a rename changes the keys or where they go: check them
-	// again (a key change carries the secret key, Validate saw to it; update
-	// never reads a stored secret), or the role, with the same check as
-	// create.
+	return p
+}
+
+// recheck checks the patched credential with the provider when it is more
+// than a rename: anything else changes the keys or where they go. A key
+// change carries the secret key (Validate saw to it; update never reads a
+// stored secret); a role is checked as create checks it.
+func (s *Service) recheck(ctx context.Context, p *patched, in PatchInput) error {
+	c := &p.c
+	var err error
 	switch {
-	case c.IsRole() && (toRole || in.RoleARN != nil || in.Endpoint != nil || in.Region != nil):
-		if c.Health, err = s.checkRole(ctx, id, c.OrganizationID, *c.RoleARN, c.Region); err != nil {
-			return nil, err
-		}
+	case c.IsRole() && (p.toRole || in.RoleARN != nil || in.Endpoint != nil || in.Region != nil):
+		c.Health, err = s.checkRole(ctx, c.ID, c.OrganizationID, *c.RoleARN, c.Region)
 	case in.SecretKey != nil:
-		if c.Health, err = s.checkKeys(ctx, Keys{AccessKeyID: c.AccessKeyID, SecretKey: *in.SecretKey,
-			Endpoint: c.Endpoint, Region: c.Region, CACertificate: deref(c.CACertificate)}); err != nil {
-			return nil, err
-		}
+		c.Health, err = s.checkKeys(ctx, Keys{AccessKeyID: c.AccessKeyID, SecretKey: *in.SecretKey,
+			Endpoint: c.Endpoint, Region: c.Region, CACertificate: deref(c.CACertificate)})
 	}
-	e := s.entry(caller, ActionUpdated, fields...)
-	if in.SecretKey != nil {
-		c.KeysChangedAt = &e.At
-		if toKeys {
-			// The credential's secret was deleted when it became a role.
-			c.SecretVersion, err = s.vault().CreateSecret(ctx, id, c.OrganizationID, *in.SecretKey)
-		} else {
-			c.SecretVersion, err = s.vault().PutSecret(ctx, id, *in.SecretKey, secretToken(old, *in.SecretKey))
-		}
-		if err != nil {
-			return nil, Unavailable(fmt.Errorf("put secret of %s: %w", id, err))
-		}
+	return err
+}
+
+// putSecret stores the new secret key before the metadata names it: a new
+// secret when the credential was a role (its secret was deleted then), else
+// a pending version of its secret.
+func (s *Service) putSecret(ctx context.Context, p *patched, secret string) error {
+	var err error
+	if p.toKeys {
+		p.c.SecretVersion, err = s.vault().CreateSecret(ctx, p.c.ID, p.c.OrganizationID, secret)
+	} else {
+		p.c.SecretVersion, err = s.vault().PutSecret(ctx, p.c.ID, secret, secretToken(p.old, secret))
 	}
-	c.Version = old.Version + 1
-	c.LastModified, c.LastModifiedBy = e.At, e.By
-	if err := s.store.UpdateCredential(ctx, old, &c, e); err != nil {
-		if toKeys && refused(err) {
-			// Known not written: the secret goes. When the outcome is
-			// unknown it stays: if the write did not commit, the orphan
-			// sweep removes the secret of a role credential.
-			s.dropSecret(ctx, id, "remove the secret of a change to keys that failed")
-		}
-		return nil, err // a new version stays pending; the current one is what the metadata names
+	if err != nil {
+		return Unavailable(fmt.Errorf("put secret of %s: %w", p.c.ID, err))
 	}
+	return nil
+}
+
+// settleSecret follows a written update in Secrets Manager: the keys of a
+// credential that became a role go (with the recovery window; if this
+// fails the orphan sweep removes them), and a new version of a key change
+// becomes the current one (if this fails, reads are still right, as they
+// ask for the version the metadata names; the label follows at the next
+// key change).
+func (s *Service) settleSecret(ctx context.Context, p patched, newSecret bool) {
 	switch {
-	case toRole:
-		// The metadata no longer names a secret: the keys go (with the
-		// recovery window). If this fails the orphan sweep removes it.
-		s.dropSecret(ctx, id, "delete the secret of a credential that became a role")
-	case in.SecretKey != nil && !toKeys:
-		// The metadata names the new version: make it the current one. If
-		// this fails, reads are still right (they ask for the version the
-		// metadata names); the label follows at the next key change.
-		if err := s.vault().PromoteSecret(context.WithoutCancel(ctx), id, c.SecretVersion); err != nil {
-			s.logger.ErrorContext(ctx, "make the new secret version current", "credentialId", id, "error", err)
+	case p.toRole:
+		s.dropSecret(ctx, p.c.ID, "delete the secret of a credential that became a role")
+	case newSecret && !p.toKeys:
+		if err := s.vault().PromoteSecret(context.WithoutCancel(ctx), p.c.ID, p.c.SecretVersion); err != nil {
+			s.logger.ErrorContext(ctx, "make the new secret version current", "credentialId", p.c.ID, "error", err)
 		}
 	}
-	return s.shown(&c, nil)
 }
 
 // refused reports whether a write failed knowing it did nothing: a rule

@@ -124,81 +124,93 @@ func legacyHistory(it item) ([]backup.HistoryEntry, error) {
 // position is "H" and the sort key of the last entry item returned, or "L"
 // and the index in the legacy list to go on from.
 func (st *Store) History(ctx context.Context, id string, orgs []string, limit int, after string) ([]backup.HistoryEntry, string, error) {
-	notVisible := func(org string) bool { return !slices.Contains(orgs, org) }
-	var (
-		entries []backup.HistoryEntry
-		legacy  item // the credential item, when its legacy list is needed
-		from    = 0  // index in the legacy list
-	)
 	switch {
 	case after == "" || after[0] == 'H':
-		// The credential's projects and last use sort before it: start at
-		// the credential.
-		cond := expression.Key(attrPK).Equal(expression.Value("CRED#" + id)).
-			And(expression.Key(attrSK).GreaterThanEqual(expression.Value("CRED")))
-		if after != "" {
-			if !strings.HasPrefix(after[1:], histPrefix) {
-				return nil, "", badPosition()
-			}
-			cond = expression.Key(attrPK).Equal(expression.Value("CRED#" + id)).
-				And(expression.Key(attrSK).GreaterThan(expression.Value(after[1:])))
+		entries, legacy, next, err := st.entryPage(ctx, id, orgs, limit, after)
+		if err != nil || next != "" {
+			return entries, next, err
 		}
-		// First page: the credential, then limit+1 entries to know if more
-		// follow.
-		want := int32(limit + 1)
-		if after == "" {
-			want++
-		}
-		ex := build(expression.NewBuilder().WithKeyCondition(cond))
-		out, err := st.api.Query(ctx, &dynamodb.QueryInput{TableName: st.table, KeyConditionExpression: ex.KeyCondition(),
-			ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(), Limit: aws.Int32(want), ConsistentRead: aws.Bool(true)})
-		if err != nil {
-			return nil, "", failed("history of "+id, err)
-		}
-		items := out.Items
-		if after == "" {
-			if len(items) == 0 || getS(items[0], attrSK) != "CRED" || notVisible(getS(items[0], "organizationId")) {
-				return nil, "", backup.NotFound(id)
-			}
-			legacy, items = items[0], items[1:]
-		}
-		for i, it := range items {
-			if notVisible(getS(it, "organizationId")) {
-				return nil, "", backup.NotFound(id)
-			}
-			if i == limit {
-				return entries, "H" + getS(items[i-1], attrSK), nil
-			}
-			e, err := entryFrom(it)
-			if err != nil {
-				return nil, "", err
-			}
-			entries = append(entries, e)
-		}
-		if len(entries) == limit && out.LastEvaluatedKey != nil {
-			return entries, "H" + getS(items[len(items)-1], attrSK), nil
-		}
+		// The entry items are done: go on with the legacy list, if any.
+		return st.legacyPage(ctx, id, orgs, limit, entries, legacy, 0)
 	case after[0] == 'L':
 		n, err := strconv.Atoi(after[1:])
 		if err != nil || n < 0 {
 			return nil, "", badPosition()
 		}
-		from = n
-	default:
-		return nil, "", badPosition()
+		return st.legacyPage(ctx, id, orgs, limit, nil, nil, n)
 	}
-	// The entry items are done: go on with the legacy list, if any.
-	if legacy == nil {
+	return nil, "", badPosition()
+}
+
+// entryPage returns up to limit entry items after the position ("" for the
+// first page, with the credential item, whose legacy list may follow), and
+// the position after them when more entry items follow.
+func (st *Store) entryPage(ctx context.Context, id string, orgs []string, limit int, after string) (entries []backup.HistoryEntry, credential item, next string, err error) {
+	notVisible := func(org string) bool { return !slices.Contains(orgs, org) }
+	// The credential's projects and last use sort before it: start at the
+	// credential.
+	cond := expression.Key(attrPK).Equal(expression.Value("CRED#" + id)).
+		And(expression.Key(attrSK).GreaterThanEqual(expression.Value("CRED")))
+	if after != "" {
+		if !strings.HasPrefix(after[1:], histPrefix) {
+			return nil, nil, "", badPosition()
+		}
+		cond = expression.Key(attrPK).Equal(expression.Value("CRED#" + id)).
+			And(expression.Key(attrSK).GreaterThan(expression.Value(after[1:])))
+	}
+	// First page: the credential, then limit+1 entries to know if more
+	// follow.
+	want := int32(limit + 1)
+	if after == "" {
+		want++
+	}
+	ex := build(expression.NewBuilder().WithKeyCondition(cond))
+	out, err := st.api.Query(ctx, &dynamodb.QueryInput{TableName: st.table, KeyConditionExpression: ex.KeyCondition(),
+		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(), Limit: aws.Int32(want), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, nil, "", failed("history of "+id, err)
+	}
+	items := out.Items
+	if after == "" {
+		if len(items) == 0 || getS(items[0], attrSK) != "CRED" || notVisible(getS(items[0], "organizationId")) {
+			return nil, nil, "", backup.NotFound(id)
+		}
+		credential, items = items[0], items[1:]
+	}
+	for i, it := range items {
+		if notVisible(getS(it, "organizationId")) {
+			return nil, nil, "", backup.NotFound(id)
+		}
+		if i == limit {
+			return entries, nil, "H" + getS(items[i-1], attrSK), nil
+		}
+		e, err := entryFrom(it)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		entries = append(entries, e)
+	}
+	if len(entries) == limit && out.LastEvaluatedKey != nil {
+		return entries, nil, "H" + getS(items[len(items)-1], attrSK), nil
+	}
+	return entries, credential, "", nil
+}
+
+// legacyPage fills the page of entries up to limit from the credential's
+// legacy history list, from index from on; credential is its item when the
+// entry page read it.
+func (st *Store) legacyPage(ctx context.Context, id string, orgs []string, limit int, entries []backup.HistoryEntry, credential item, from int) ([]backup.HistoryEntry, string, error) {
+	if credential == nil {
 		it, err := st.getItem(ctx, credKey(id), "organizationId", "history")
 		if err != nil {
 			return nil, "", failed("history of "+id, err)
 		}
-		if it == nil || notVisible(getS(it, "organizationId")) {
+		if it == nil || !slices.Contains(orgs, getS(it, "organizationId")) {
 			return nil, "", backup.NotFound(id)
 		}
-		legacy = it
+		credential = it
 	}
-	old, err := legacyHistory(legacy)
+	old, err := legacyHistory(credential)
 	if err != nil {
 		return nil, "", err
 	}

@@ -185,9 +185,12 @@ func sameResource(got any, c *mcred) (bool, string) {
 	return got == want, fmt.Sprintf("\n got %s\nwant %s", got, want)
 }
 
+// A nameCase is a name as sent, as stored, and as compared.
+type nameCase struct{ in, stored, key string }
+
 // The generated inputs. Names collide after case folding; each is given
 // with the form it is stored in and the key it is compared by.
-var names = []struct{ in, stored, key string }{
+var names = []nameCase{
 	{"prod", "prod", "prod"}, {"PROD", "PROD", "prod"}, {" Prod ", "Prod", "prod"},
 	{"café", "café", "café"}, {"CAFÉ", "CAFÉ", "café"}, {"cafe\u0301", "café", "café"},
 	{"Straße", "Straße", "strasse"}, {"STRASSE", "STRASSE", "strasse"},

@@ -175,6 +175,9 @@ func member(caller, org string) bool { return slices.Contains(callers[caller].Or
 type createInput struct {
 	org, name, accessKey, secret, endpoint, region, roleARN string
 	role, withCA                                            bool
+	// n is the drawn name; idemKey the Idempotency-Key, "" for none.
+	n       nameCase
+	idemKey string
 }
 
 func (in createInput) json() string {
@@ -197,82 +200,18 @@ func (w *world) Create(t *rapid.T) {
 	if chance(t, 15, "anyone") {
 		caller = draw(t, writers, "any caller")
 	}
-	org := draw(t, organizations, "org")
-	if own := callers[caller].Organizations; len(own) > 0 && !chance(t, 15, "another organization") {
-		org = draw(t, own, "own org")
-	}
-	n := names[len(names)-1]
-	if !chance(t, 5, "invalid name") {
-		n = draw(t, names[:len(names)-1], "name")
-	}
-	in := createInput{org: org, name: n.in, endpoint: often(t, endpoints, "endpoint"),
-		region: often(t, regions, "region"), role: chance(t, 25, "role")}
-	if in.role {
-		in.roleARN = often(t, roleARNs, "roleArn")
-	} else {
-		in.accessKey, in.secret, in.withCA = draw(t, accessKeys, "accessKey"), w.secret(t), chance(t, 20, "ca")
-	}
-	key := draw(t, idemKeys, "idempotencyKey")
+	in := w.drawCreate(t, caller)
 	var headers []string
-	if key != "" {
-		headers = []string{"Idempotency-Key", key}
+	if in.idemKey != "" {
+		headers = []string{"Idempotency-Key", in.idemKey}
 	}
 	r := w.call(caller, "POST", "/v1/backup-credentials", in.json(), headers...)
-	m := w.m
-	scope := [2]string{callers[caller].UserID, key}
-	inOrg := 0
-	taken := false
-	for _, c := range m.live() {
-		if c.org == in.org {
-			inOrg++
-			taken = taken || c.key == n.key
-		}
-	}
-	probe := &mcred{role: in.role, roleARN: in.roleARN, endpoint: in.endpoint, accessKey: in.accessKey}
-	switch {
-	case !writes(caller):
-		w.expect(r, 403, backup.EForbidden, "a reader creates")
-		return
-	case !validName(n.in) || !validRegion(in.region) || in.role && !awsEndpoint(in.endpoint):
-		w.expect(r, 400, backup.EInvalid, "invalid input")
-		return
-	case in.role && ownAccount(in.roleARN):
-		w.expect(r, 400, backup.EInvalid, "a role of the service's own account")
-		return
-	case !member(caller, in.org):
-		w.expect(r, 403, backup.EForbidden, "another organization")
-		return
-	}
-	if prev, ok := m.idems[scope]; key != "" && ok {
-		if prev.body != in.json() {
-			w.expect(r, 422, backup.EIdempotencyReused, "the key with another body")
-			return
-		}
-		w.expect(r, 201, "", "a replay")
-		if r.norm != prev.answer {
-			w.t.Fatalf("a replay answered\n %s\nthe first answer was\n %s", r.norm, prev.answer)
-		}
-		return
-	}
-	switch status := m.status(probe); {
-	case !in.role && strings.HasPrefix(in.secret, "wrong-") && status != backup.HealthUnreachable:
-		w.expect(r, 422, backup.EInvalidCredentials, "a secret the provider refuses")
-		return
-	case status == backup.HealthInvalid:
-		w.expect(r, 422, backup.EInvalidCredentials, "keys or a role the provider refuses")
-		return
-	case status == backup.HealthUnreachable:
-		w.expect(r, 502, backup.EUnreachable, "an endpoint that does not answer")
-		return
-	case taken:
-		w.expect(r, 409, backup.ENameTaken, "a name the organization has")
-		return
-	case inOrg >= maxCredentials:
-		w.expect(r, 409, backup.EQuotaExceeded, "the organization is full")
+	if w.createRefused(r, caller, in) {
 		return
 	}
 	w.expect(r, 201, "", "a create")
-	c := &mcred{alias: fmt.Sprintf("cred-%d", len(m.order)+1), org: in.org, name: n.stored, key: n.key, role: in.role,
+	m := w.m
+	c := &mcred{alias: fmt.Sprintf("cred-%d", len(m.order)+1), org: in.org, name: in.n.stored, key: in.n.key, role: in.role,
 		accessKey: in.accessKey, secret: in.secret, roleARN: in.roleARN, endpoint: in.endpoint, region: in.region,
 		projects: map[string]string{}, health: backup.HealthHealthy, createdBy: callers[caller].Name}
 	if in.withCA {
@@ -281,20 +220,105 @@ func (w *world) Create(t *rapid.T) {
 	}
 	m.creds[c.alias], m.order = c, append(m.order, c.alias)
 	fields := []string{"s3Name", "s3AccessKeyId", "s3SecretKey", "s3Endpoint", "s3Region"}
-	eventFields := []string{"s3Name", "s3AccessKeyId", "s3SecretKey", "s3Endpoint", "s3Region", "isDefault", "isLocked"}
 	if in.role {
 		fields = []string{"s3Name", "authType", "s3RoleArn", "s3Endpoint", "s3Region"}
-		eventFields = []string{"s3Name", "authType", "s3RoleArn", "s3Endpoint", "s3Region", "isDefault", "isLocked"}
 	}
+	eventFields := append(slices.Clone(fields), "isDefault", "isLocked")
 	if in.withCA {
 		fields, eventFields = append(fields, "s3CaCertificate"), append(eventFields, "s3CaCertificate")
 	}
 	c.version = 0
 	m.change(c, caller, backup.ActionCreated, fields, backup.EventCreated, eventFields)
 	w.expectResource(r, c)
-	if key != "" {
-		m.idems[scope] = idem{body: in.json(), answer: r.norm}
+	if in.idemKey != "" {
+		m.idems[[2]string{callers[caller].UserID, in.idemKey}] = idem{body: in.json(), answer: r.norm}
 	}
+}
+
+// drawCreate draws what caller creates: mostly in its own organization,
+// with a valid name, keys or a role.
+func (w *world) drawCreate(t *rapid.T, caller string) createInput {
+	org := draw(t, organizations, "org")
+	if own := callers[caller].Organizations; len(own) > 0 && !chance(t, 15, "another organization") {
+		org = draw(t, own, "own org")
+	}
+	n := names[len(names)-1]
+	if !chance(t, 5, "invalid name") {
+		n = draw(t, names[:len(names)-1], "name")
+	}
+	in := createInput{org: org, name: n.in, n: n, endpoint: often(t, endpoints, "endpoint"),
+		region: often(t, regions, "region"), role: chance(t, 25, "role")}
+	if in.role {
+		in.roleARN = often(t, roleARNs, "roleArn")
+	} else {
+		in.accessKey, in.secret, in.withCA = draw(t, accessKeys, "accessKey"), w.secret(t), chance(t, 20, "ca")
+	}
+	in.idemKey = draw(t, idemKeys, "idempotencyKey")
+	return in
+}
+
+// createRefused holds r to what answers a create other than a new
+// credential (a refusal or the replay of an Idempotency-Key), in the
+// contract's order, and says whether there was one.
+func (w *world) createRefused(r response, caller string, in createInput) bool {
+	switch {
+	case !writes(caller):
+		w.expect(r, 403, backup.EForbidden, "a reader creates")
+	case !validName(in.name) || !validRegion(in.region) || in.role && !awsEndpoint(in.endpoint):
+		w.expect(r, 400, backup.EInvalid, "invalid input")
+	case in.role && ownAccount(in.roleARN):
+		w.expect(r, 400, backup.EInvalid, "a role of the service's own account")
+	case !member(caller, in.org):
+		w.expect(r, 403, backup.EForbidden, "another organization")
+	default:
+		if prev, ok := w.m.idems[[2]string{callers[caller].UserID, in.idemKey}]; in.idemKey != "" && ok {
+			w.expectReplay(r, in, prev)
+			return true
+		}
+		return w.createConflicts(r, in)
+	}
+	return true
+}
+
+// expectReplay holds r to the answer of a create sent again with its
+// Idempotency-Key: the first answer, or 422 for another body.
+func (w *world) expectReplay(r response, in createInput, prev idem) {
+	if prev.body != in.json() {
+		w.expect(r, 422, backup.EIdempotencyReused, "the key with another body")
+		return
+	}
+	w.expect(r, 201, "", "a replay")
+	if r.norm != prev.answer {
+		w.t.Fatalf("a replay answered\n %s\nthe first answer was\n %s", r.norm, prev.answer)
+	}
+}
+
+// createConflicts holds r to the provider's verdict, the name and the
+// organization's quota, and says whether one refused the create.
+func (w *world) createConflicts(r response, in createInput) bool {
+	inOrg, taken := 0, false
+	for _, c := range w.m.live() {
+		if c.org == in.org {
+			inOrg++
+			taken = taken || c.key == in.n.key
+		}
+	}
+	probe := &mcred{role: in.role, roleARN: in.roleARN, endpoint: in.endpoint, accessKey: in.accessKey}
+	switch status := w.m.status(probe); {
+	case !in.role && strings.HasPrefix(in.secret, "wrong-") && status != backup.HealthUnreachable:
+		w.expect(r, 422, backup.EInvalidCredentials, "a secret the provider refuses")
+	case status == backup.HealthInvalid:
+		w.expect(r, 422, backup.EInvalidCredentials, "keys or a role the provider refuses")
+	case status == backup.HealthUnreachable:
+		w.expect(r, 502, backup.EUnreachable, "an endpoint that does not answer")
+	case taken:
+		w.expect(r, 409, backup.ENameTaken, "a name the organization has")
+	case inOrg >= maxCredentials:
+		w.expect(r, 409, backup.EQuotaExceeded, "the organization is full")
+	default:
+		return false
+	}
+	return true
 }
 
 // Get reads one credential.
