@@ -470,49 +470,55 @@ func TestIndexProjectsWhatListShows(t *testing.T) {
 	}
 }
 
+// streamSource is an event source mapping of a DynamoDB stream, as the
+// template gives it.
+type streamSource struct {
+	Type       string `yaml:"Type"`
+	Properties struct {
+		Stream                     string   `yaml:"Stream"`
+		StartingPosition           string   `yaml:"StartingPosition"`
+		BisectBatchOnFunctionError bool     `yaml:"BisectBatchOnFunctionError"`
+		MaximumRetryAttempts       int      `yaml:"MaximumRetryAttempts"`
+		FunctionResponseTypes      []string `yaml:"FunctionResponseTypes"`
+		DestinationConfig          struct {
+			OnFailure struct {
+				Destination string `yaml:"Destination"`
+			} `yaml:"OnFailure"`
+		} `yaml:"DestinationConfig"`
+		FilterCriteria struct {
+			Filters []struct {
+				Pattern string `yaml:"Pattern"`
+			} `yaml:"Filters"`
+		} `yaml:"FilterCriteria"`
+	} `yaml:"Properties"`
+}
+
+// publisherTemplate is what TestChangesFromTheStream reads of the template.
+type publisherTemplate struct {
+	Resources map[string]struct {
+		Type       string `yaml:"Type"`
+		Properties struct {
+			StreamSpecification struct {
+				StreamViewType string `yaml:"StreamViewType"`
+			} `yaml:"StreamSpecification"`
+			Environment struct {
+				Variables map[string]any `yaml:"Variables"`
+			} `yaml:"Environment"`
+			Events     map[string]streamSource `yaml:"Events"`
+			Dimensions []struct {
+				Value string `yaml:"Value"`
+			} `yaml:"Dimensions"`
+		} `yaml:"Properties"`
+	} `yaml:"Resources"`
+}
+
 // TestChangesFromTheStream holds the template to what the publisher needs:
 // the table's stream with both images (dynamo.CreateTable makes the same),
 // the publisher invoked by it with partial batch responses, split batches,
 // bounded retries, a dead-letter queue with an alarm, and filters that let
 // through every record that can make an event.
 func TestChangesFromTheStream(t *testing.T) {
-	type esm struct {
-		Type       string `yaml:"Type"`
-		Properties struct {
-			Stream                     string   `yaml:"Stream"`
-			StartingPosition           string   `yaml:"StartingPosition"`
-			BisectBatchOnFunctionError bool     `yaml:"BisectBatchOnFunctionError"`
-			MaximumRetryAttempts       int      `yaml:"MaximumRetryAttempts"`
-			FunctionResponseTypes      []string `yaml:"FunctionResponseTypes"`
-			DestinationConfig          struct {
-				OnFailure struct {
-					Destination string `yaml:"Destination"`
-				} `yaml:"OnFailure"`
-			} `yaml:"DestinationConfig"`
-			FilterCriteria struct {
-				Filters []struct {
-					Pattern string `yaml:"Pattern"`
-				} `yaml:"Filters"`
-			} `yaml:"FilterCriteria"`
-		} `yaml:"Properties"`
-	}
-	var doc struct {
-		Resources map[string]struct {
-			Type       string `yaml:"Type"`
-			Properties struct {
-				StreamSpecification struct {
-					StreamViewType string `yaml:"StreamViewType"`
-				} `yaml:"StreamSpecification"`
-				Environment struct {
-					Variables map[string]any `yaml:"Variables"`
-				} `yaml:"Environment"`
-				Events     map[string]esm `yaml:"Events"`
-				Dimensions []struct {
-					Value string `yaml:"Value"`
-				} `yaml:"Dimensions"`
-			} `yaml:"Properties"`
-		} `yaml:"Resources"`
-	}
+	var doc publisherTemplate
 	readTemplate(t, &doc)
 	if v := doc.Resources["Table"].Properties.StreamSpecification.StreamViewType; v != "NEW_AND_OLD_IMAGES" {
 		t.Errorf("the table's stream view is %q, want NEW_AND_OLD_IMAGES", v)
@@ -521,7 +527,7 @@ func TestChangesFromTheStream(t *testing.T) {
 	if fn.Environment.Variables["EVENT_BUS_NAME"] == nil {
 		t.Error("the publisher has no EVENT_BUS_NAME")
 	}
-	var streams []esm
+	var streams []streamSource
 	for name, ev := range fn.Events {
 		if ev.Type != "DynamoDB" {
 			t.Errorf("the publisher has event %s of type %s", name, ev.Type)

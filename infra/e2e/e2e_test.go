@@ -37,12 +37,35 @@ func TestMain(m *testing.M) { testkit.RunWithServer(m, &moto) }
 // recorder that holds what it calls to its policy in template.yaml.
 func TestFunctionsUnderRIE(t *testing.T) {
 	ctx := context.Background()
-	rie, err := FindRIE(root)
-	if err != nil {
-		t.Fatal(err)
-	}
 	table := fmt.Sprintf("e2e%d", time.Now().UnixNano())
 	if err := dynamo.CreateTable(ctx, dynamodb.NewFromConfig(moto.Config()), table); err != nil {
+		t.Fatal(err)
+	}
+	fns, iam := startFunctions(t, table)
+	w := &rieWalk{t: t, ctx: ctx, fns: fns, id: "bc_00000000000000000000000000",
+		provider: []string{"http://host.docker.internal:5000", moto.URL}}
+	w.walkContract()
+	raw, err := fns["health-check"].Invoke(ctx, mustEvent(t, "health-check"))
+	if err != nil || !strings.Contains(string(raw), `"Complete":true`) {
+		t.Errorf("health-check answered %s (%v)\n%s", raw, err, fns["health-check"].Logs())
+	}
+	publishTheWalk(t, ctx, fns["publish-changes"], table)
+	iam.check(t, slices.Sorted(maps.Keys(fns)))
+	for name, f := range fns {
+		if strings.Contains(f.Logs(), "example-secret-for-an-emulator") {
+			t.Errorf("%s logged the secret key", name)
+		}
+		if len(f.InitDurations()) == 0 {
+			t.Errorf("%s: no INIT REPORT in\n%s", name, f.Logs())
+		}
+	}
+}
+
+// startFunctions builds every function and starts it under the emulator on
+// table, each signing with its own key through the IAM recorder.
+func startFunctions(t *testing.T, table string) (map[string]*Function, *iamRecorder) {
+	rie, err := FindRIE(root)
+	if err != nil {
 		t.Fatal(err)
 	}
 	target, err := url.Parse(moto.URL)
@@ -73,38 +96,58 @@ func TestFunctionsUnderRIE(t *testing.T) {
 		t.Cleanup(f.Stop)
 		fns[d.Name()] = f
 	}
-	provider := []string{"http://host.docker.internal:5000", moto.URL}
-	id := "bc_00000000000000000000000000"
-	invoke := func(name string, want int, replace ...string) map[string]any {
-		t.Helper()
-		ev, err := Event(root, name, id, append(slices.Clone(provider), replace...)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := fns[name].Invoke(ctx, ev)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		r, err := DecodeResponse(raw)
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", name, err, fns[name].Logs())
-		}
-		if r.StatusCode != want {
-			t.Fatalf("%s: status %d, want %d: %s\n%s", name, r.StatusCode, want, r.Body, fns[name].Logs())
-		}
-		var body map[string]any
-		if r.Body != "" {
-			if err := json.Unmarshal([]byte(r.Body), &body); err != nil {
-				t.Fatalf("%s: body %q", name, r.Body)
-			}
-		}
-		if strings.Contains(r.Body, "example-secret-for-an-emulator") != (name == "backup-target" && want == 200 && body["organizationId"] == "org-1") {
-			t.Errorf("%s: the secret key in its answer is %v, want it only in the backup engine's 200", name, !(name == "backup-target" && want == 200))
-		}
-		return body
+	return fns, iam
+}
+
+// rieWalk invokes the functions with the events/ files, on credential id.
+type rieWalk struct {
+	t        *testing.T
+	ctx      context.Context
+	fns      map[string]*Function
+	provider []string
+	id       string
+}
+
+// invoke sends the function's event, with the replacements, and holds its
+// answer to the status; only the backup engine's 200 for org-1 may carry
+// the secret key.
+func (w *rieWalk) invoke(name string, want int, replace ...string) map[string]any {
+	t := w.t
+	t.Helper()
+	ev, err := Event(root, name, w.id, append(slices.Clone(w.provider), replace...)...)
+	if err != nil {
+		t.Fatal(err)
 	}
+	raw, err := w.fns[name].Invoke(w.ctx, ev)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	r, err := DecodeResponse(raw)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", name, err, w.fns[name].Logs())
+	}
+	if r.StatusCode != want {
+		t.Fatalf("%s: status %d, want %d: %s\n%s", name, r.StatusCode, want, r.Body, w.fns[name].Logs())
+	}
+	var body map[string]any
+	if r.Body != "" {
+		if err := json.Unmarshal([]byte(r.Body), &body); err != nil {
+			t.Fatalf("%s: body %q", name, r.Body)
+		}
+	}
+	if strings.Contains(r.Body, "example-secret-for-an-emulator") != (name == "backup-target" && want == 200 && body["organizationId"] == "org-1") {
+		t.Errorf("%s: the secret key in its answer is %v, want it only in the backup engine's 200", name, !(name == "backup-target" && want == 200))
+	}
+	return body
+}
+
+// walkContract creates, reads, defaults, locks, resolves for the backup
+// engine (with another organization's project of the same ID), changes,
+// checks and deletes, every route once at least.
+func (w *rieWalk) walkContract() {
+	t, invoke := w.t, w.invoke
 	created := invoke("create", 201)
-	id = created["id"].(string)
+	w.id = created["id"].(string)
 	if got := invoke("get", 200); got["s3Name"] != "prod-backups" {
 		t.Errorf("get = %v", got)
 	}
@@ -119,33 +162,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 		t.Errorf("delete locked = %v", got)
 	}
 	invoke("unlock", 200)
-	// org-2 associates its own p-1 first: another project, which neither
-	// blocks nor receives org-1's.
-	inOrg2 := []string{`\"organizationId\": \"org-1\"`, `\"organizationId\": \"org-2\"`, "example-secret-for-an-emulator", "org-2-secret"}
-	org2 := invoke("create", 201, inOrg2...)["id"].(string)
-	mine := id
-	id = org2
-	invoke("associate-project", 200)
-	id = mine
-	invoke("associate-project", 200)
-	// The backup engine gets the organization's project's credential, with
-	// its secret, until it is locked; then restores still get it, read-only.
-	if got := invoke("backup-target", 200); got["credentialId"] != id || got["secretAccessKey"] == "" || got["mode"] != "read-write" {
-		t.Errorf("backup-target = %v", got)
-	}
-	toOrg2 := []string{"/organizations/org-1/", "/organizations/org-2/", `"organizationId": "org-1"`, `"organizationId": "org-2"`} // path and path parameter
-	if got := invoke("backup-target", 200, toOrg2...); got["credentialId"] != org2 || got["secretAccessKey"] != "org-2-secret" {
-		t.Errorf("org-2's p-1 = %v", got)
-	}
-	invoke("lock", 200)
-	if got := invoke("backup-target", 409); got["code"] != "locked" {
-		t.Errorf("backup-target of a locked credential = %v", got)
-	}
-	restore := []string{`"rawQueryString": ""`, `"rawQueryString": "purpose=restore", "queryStringParameters": {"purpose": "restore"}`}
-	if got := invoke("backup-target", 200, restore...); got["mode"] != "read-only" || got["secretAccessKey"] == "" {
-		t.Errorf("backup-target of a locked credential for a restore = %v", got)
-	}
-	invoke("unlock", 200)
+	w.walkBackupTarget()
 	if got := invoke("delete", 409); got["code"] != "in_use" {
 		t.Errorf("delete in use = %v", got)
 	}
@@ -161,23 +178,52 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	}
 	invoke("delete", 204)
 	invoke("get", 404)
+}
 
-	raw, err := fns["health-check"].Invoke(ctx, mustEvent(t, "health-check"))
-	if err != nil || !strings.Contains(string(raw), `"Complete":true`) {
-		t.Errorf("health-check answered %s (%v)\n%s", raw, err, fns["health-check"].Logs())
+// walkBackupTarget: org-2 associates its own p-1 first, another project,
+// which neither blocks nor receives org-1's. The backup engine gets the
+// organization's project's credential, with its secret, until it is
+// locked; then restores still get it, read-only.
+func (w *rieWalk) walkBackupTarget() {
+	t, invoke := w.t, w.invoke
+	inOrg2 := []string{`\"organizationId\": \"org-1\"`, `\"organizationId\": \"org-2\"`, "example-secret-for-an-emulator", "org-2-secret"}
+	org2 := invoke("create", 201, inOrg2...)["id"].(string)
+	mine := w.id
+	w.id = org2
+	invoke("associate-project", 200)
+	w.id = mine
+	invoke("associate-project", 200)
+	if got := invoke("backup-target", 200); got["credentialId"] != w.id || got["secretAccessKey"] == "" || got["mode"] != "read-write" {
+		t.Errorf("backup-target = %v", got)
 	}
+	toOrg2 := []string{"/organizations/org-1/", "/organizations/org-2/", `"organizationId": "org-1"`, `"organizationId": "org-2"`} // path and path parameter
+	if got := invoke("backup-target", 200, toOrg2...); got["credentialId"] != org2 || got["secretAccessKey"] != "org-2-secret" {
+		t.Errorf("org-2's p-1 = %v", got)
+	}
+	invoke("lock", 200)
+	if got := invoke("backup-target", 409); got["code"] != "locked" {
+		t.Errorf("backup-target of a locked credential = %v", got)
+	}
+	restore := []string{`"rawQueryString": ""`, `"rawQueryString": "purpose=restore", "queryStringParameters": {"purpose": "restore"}`}
+	if got := invoke("backup-target", 200, restore...); got["mode"] != "read-only" || got["secretAccessKey"] == "" {
+		t.Errorf("backup-target of a locked credential for a restore = %v", got)
+	}
+	invoke("unlock", 200)
+}
 
-	// The walk's changes, as the table's stream holds them, through the
-	// publisher to the bus: one event per change, in order, no secret.
+// publishTheWalk sends the walk's changes, as the table's stream holds
+// them, through the publisher to the bus: one event per change, in order,
+// no secret.
+func publishTheWalk(t *testing.T, ctx context.Context, publisher *Function, table string) {
 	queue := busQueue(t, "default")
 	batch, err := testkit.StreamEvent(ctx, moto.Config(), table)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, ev := range [][]byte{batch, mustEvent(t, "publish-changes")} {
-		raw, err = fns["publish-changes"].Invoke(ctx, ev)
+		raw, err := publisher.Invoke(ctx, ev)
 		if err != nil || strings.Contains(string(raw), "itemIdentifier") {
-			t.Errorf("publish-changes answered %s (%v)\n%s", raw, err, fns["publish-changes"].Logs())
+			t.Errorf("publish-changes answered %s (%v)\n%s", raw, err, publisher.Logs())
 		}
 	}
 	var types []string
@@ -193,15 +239,6 @@ func TestFunctionsUnderRIE(t *testing.T) {
 		backup.EventLocked} // the last from events/publish-changes.json
 	if !slices.Equal(types, want) {
 		t.Errorf("events on the bus:\n got %v\nwant %v", types, want)
-	}
-	iam.check(t, slices.Sorted(maps.Keys(fns)))
-	for name, f := range fns {
-		if strings.Contains(f.Logs(), "example-secret-for-an-emulator") {
-			t.Errorf("%s logged the secret key", name)
-		}
-		if len(f.InitDurations()) == 0 {
-			t.Errorf("%s: no INIT REPORT in\n%s", name, f.Logs())
-		}
 	}
 }
 

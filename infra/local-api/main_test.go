@@ -112,8 +112,37 @@ func TestRunMotoPublishes(t *testing.T) {
 		"AWS_SECRET_ACCESS_KEY": "local", "PORT": fmt.Sprint(port), "TABLE_NAME": "run-moto"} {
 		t.Setenv(k, v)
 	}
-	// A rule on the default bus sends every event of the service to a queue.
-	cfg := moto.Config()
+	queue := eventsQueue(t, ctx, moto.Config())
+	secret := []byte("test-secret")
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, secret) }()
+	api := &localCaller{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	if api.token, err = localauth.Token(secret, "user-1", "Jane Admin", "partner", []string{"org-1"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	x, a := api.mustCreate("x-first"), api.mustCreate("a-second")
+	if status, _ := api.call("DELETE", "/v1/backup-credentials/"+a, ""); status != 204 {
+		t.Fatalf("delete a: %d", status)
+	}
+	if status, _ := api.create("X-FIRST"); status != 409 {
+		t.Fatalf("a name like x's: %d, want 409", status)
+	}
+	if status, _ := api.call("POST", "/v1/backup-credentials/"+x+"/lock", ""); status != 200 {
+		t.Fatalf("lock x: %d", status)
+	}
+	want := []string{"Created " + x, "Created " + a, "Deleted " + a, "Locked " + x}
+	if got := receiveEvents(t, ctx, moto.Config(), queue, len(want)); strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("moto's bus got\n %v\nwant\n %v", got, want)
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Error(err)
+	}
+}
+
+// eventsQueue makes a queue that a rule on moto's default bus sends every
+// event of the service to, and returns its URL.
+func eventsQueue(t *testing.T, ctx context.Context, cfg aws.Config) *string {
 	q, err := sqs.NewFromConfig(cfg).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("events")})
 	if err != nil {
 		t.Fatal(err)
@@ -126,69 +155,16 @@ func TestRunMotoPublishes(t *testing.T) {
 		Targets: []ebtypes.Target{{Id: aws.String("q"), Arn: aws.String("arn:aws:sqs:us-east-1:123456789012:events")}}}); err != nil {
 		t.Fatal(err)
 	}
-	secret := []byte("test-secret")
-	served := make(chan error, 1)
-	go func() { served <- serve(ctx, secret) }()
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	tok, err := localauth.Token(secret, "user-1", "Jane Admin", "partner", []string{"org-1"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	call := func(method, path, body string) (int, string) {
-		for i := 0; i < 100; i++ {
-			req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+tok)
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				time.Sleep(50 * time.Millisecond) // not serving yet
-				continue
-			}
-			defer resp.Body.Close()
-			var out struct{ ID string }
-			_ = json.NewDecoder(resp.Body).Decode(&out)
-			return resp.StatusCode, out.ID
-		}
-		t.Fatalf("%s %s: the local API does not answer", method, path)
-		return 0, ""
-	}
-	create := func(name string) (int, string) {
-		return call("POST", "/v1/backup-credentials", fmt.Sprintf(`{"organizationId":"org-1","s3Name":%q,"s3AccessKeyId":"LOCALDEMOKEY",
-			"s3SecretKey":"local-demo-secret","s3Endpoint":"%s/local-s3","s3Region":"us-east-1"}`, name, base))
-	}
-	steps := []struct {
-		what string
-		do   func() (int, string)
-		want int
-	}{
-		{"create x", func() (int, string) { return create("x-first") }, 201},
-		{"create a", func() (int, string) { return create("a-second") }, 201},
-	}
-	var x, a string
-	for _, st := range steps {
-		status, id := st.do()
-		if status != st.want {
-			t.Fatalf("%s: %d, want %d", st.what, status, st.want)
-		}
-		if x == "" {
-			x = id
-		} else {
-			a = id
-		}
-	}
-	if status, _ := call("DELETE", "/v1/backup-credentials/"+a, ""); status != 204 {
-		t.Fatalf("delete a: %d", status)
-	}
-	if status, _ := create("X-FIRST"); status != 409 {
-		t.Fatalf("a name like x's: %d, want 409", status)
-	}
-	if status, _ := call("POST", "/v1/backup-credentials/"+x+"/lock", ""); status != 200 {
-		t.Fatalf("lock x: %d", status)
-	}
-	want := []string{"Created " + x, "Created " + a, "Deleted " + a, "Locked " + x}
+	return q.QueueUrl
+}
+
+// receiveEvents reads the queue until n events came or six seconds passed,
+// and returns them as "<kind> <credential ID>"; an event that carries the
+// demo secret fails the test.
+func receiveEvents(t *testing.T, ctx context.Context, cfg aws.Config, queue *string, n int) []string {
 	var got []string
-	for i := 0; i < 60 && len(got) < len(want); i++ {
-		out, err := sqs.NewFromConfig(cfg).ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 10})
+	for i := 0; i < 60 && len(got) < n; i++ {
+		out, err := sqs.NewFromConfig(cfg).ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: queue, MaxNumberOfMessages: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,11 +183,46 @@ func TestRunMotoPublishes(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if strings.Join(got, ", ") != strings.Join(want, ", ") {
-		t.Errorf("moto's bus got\n %v\nwant\n %v", got, want)
+	return got
+}
+
+// localCaller calls a starting local API with a token, retrying while it
+// does not answer yet.
+type localCaller struct {
+	t           *testing.T
+	base, token string
+}
+
+func (c *localCaller) call(method, path, body string) (int, string) {
+	for i := 0; i < 100; i++ {
+		req, _ := http.NewRequest(method, c.base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			time.Sleep(50 * time.Millisecond) // not serving yet
+			continue
+		}
+		defer resp.Body.Close()
+		var out struct{ ID string }
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out.ID
 	}
-	cancel()
-	if err := <-served; err != nil {
-		t.Error(err)
+	c.t.Fatalf("%s %s: the local API does not answer", method, path)
+	return 0, ""
+}
+
+// create creates a credential with the demo keys, named name.
+func (c *localCaller) create(name string) (int, string) {
+	return c.call("POST", "/v1/backup-credentials", fmt.Sprintf(`{"organizationId":"org-1","s3Name":%q,"s3AccessKeyId":"LOCALDEMOKEY",
+		"s3SecretKey":"local-demo-secret","s3Endpoint":"%s/local-s3","s3Region":"us-east-1"}`, name, c.base))
+}
+
+// mustCreate creates one, or fails the test, and returns its ID.
+func (c *localCaller) mustCreate(name string) string {
+	status, id := c.create(name)
+	if status != 201 {
+		c.t.Fatalf("create %s: %d, want 201", name, status)
 	}
+	return id
 }

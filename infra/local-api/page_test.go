@@ -169,9 +169,19 @@ func TestPageInBrowser(t *testing.T) {
 	srv := pageServer(t)
 	ctx := browser(t)
 	endpoint := srv.URL + "/local-s3"
+	pageSignIn(t, ctx, srv.URL)
+	pageCreate(t, ctx, endpoint)
+	pageRowActions(t, ctx)
+	pageEditAndDelete(t, ctx)
+	pageRole(t, ctx)
+	pageReader(t, srv.URL, endpoint)
+}
 
+// pageSignIn opens the page, gets a development token for two
+// organizations, and checks every control is labelled.
+func pageSignIn(t *testing.T, ctx context.Context, site string) {
 	step(t, ctx, "open the page and get a development token",
-		chromedp.Navigate(srv.URL+"/"),
+		chromedp.Navigate(site+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#dev-token-form")),
 		chromedp.SetValue(chromedp.CSS("#dev-orgs"), "org-1, org-2"),
 		chromedp.SetValue(chromedp.CSS("#dev-role"), "partner"),
@@ -186,6 +196,11 @@ func TestPageInBrowser(t *testing.T) {
 		t.Errorf("controls without a label: %v", unlabelled)
 	}
 
+}
+
+// pageCreate adds a credential through the dialog: a field error, keys the
+// provider refuses (by Check keys and by saving), then the right keys.
+func pageCreate(t *testing.T, ctx context.Context, endpoint string) {
 	step(t, ctx, "open the add dialog",
 		chromedp.Click(chromedp.CSS("#add")),
 		chromedp.WaitVisible(chromedp.CSS("#edit-dialog[open]")),
@@ -222,6 +237,11 @@ func TestPageInBrowser(t *testing.T) {
 		until(row+` !== null`),
 		until(row+`.textContent.includes('LOCALDEMOKEY') && `+row+`.textContent.includes('healthy')`))
 
+}
+
+// pageRowActions makes the row the default, locks and unlocks it,
+// associates and dissociates a project, and reads its history.
+func pageRowActions(t *testing.T, ctx context.Context) {
 	step(t, ctx, "make default marks it",
 		do(button("make-default")+`.click()`),
 		until(row+`.querySelector('.badge.default') !== null`))
@@ -259,6 +279,11 @@ func TestPageInBrowser(t *testing.T) {
 		until(`document.querySelector('#history-list li:last-child').textContent.startsWith('created')`),
 		chromedp.Click(chromedp.CSS("#history-close")))
 
+}
+
+// pageEditAndDelete edits the row (asking for the secret when the region
+// moves) and deletes it.
+func pageEditAndDelete(t *testing.T, ctx context.Context) {
 	step(t, ctx, "edit shows ID and organization read-only, never the secret, and asks for it to move the keys",
 		do(button("edit")+`.click()`),
 		chromedp.WaitVisible(chromedp.CSS("#edit-dialog[open]")),
@@ -289,6 +314,11 @@ func TestPageInBrowser(t *testing.T) {
 		until(row+` === null`),
 		until(`!document.querySelector('#empty').hidden`))
 
+}
+
+// pageRole adds a role credential: the dialog names what the trust policy
+// needs, a refused role is said so, and the row shows the role.
+func pageRole(t *testing.T, ctx context.Context) {
 	step(t, ctx, "a role credential: the dialog asks for the role, says what its trust policy must name, and the row shows the role",
 		chromedp.Click(chromedp.CSS("#add")),
 		chromedp.WaitVisible(chromedp.CSS("#edit-dialog[open]")),
@@ -312,9 +342,14 @@ func TestPageInBrowser(t *testing.T) {
 		until(`!document.querySelector('#edit-dialog').open`),
 		until(`(document.querySelector('tr[data-name="role-backups"]') || {textContent: ''}).textContent.includes('arn:aws:iam::444455556666:role/backups')`))
 
+}
+
+// pageReader signs a reader in, in a browser of its own, and checks it sees
+// no write buttons, and that the page reads as cards at 390 px.
+func pageReader(t *testing.T, site, endpoint string) {
 	// A reader, in a browser context of its own, sees no write buttons.
 	mint := func(role string) string {
-		resp, err := http.Post(srv.URL+"/local/token", "application/json", strings.NewReader(`{"organizations":["org-1"],"role":"`+role+`"}`))
+		resp, err := http.Post(site+"/local/token", "application/json", strings.NewReader(`{"organizations":["org-1"],"role":"`+role+`"}`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -325,7 +360,7 @@ func TestPageInBrowser(t *testing.T) {
 		}
 		return out.Token
 	}
-	req, _ := http.NewRequest("POST", srv.URL+"/v1/backup-credentials", strings.NewReader(fmt.Sprintf(
+	req, _ := http.NewRequest("POST", site+"/v1/backup-credentials", strings.NewReader(fmt.Sprintf(
 		`{"organizationId":"org-1","s3Name":"prod-backups","s3AccessKeyId":"LOCALDEMOKEY","s3SecretKey":"local-demo-secret","s3Endpoint":%q,"s3Region":"us-east-1"}`, endpoint)))
 	req.Header.Set("Authorization", "Bearer "+mint("partner"))
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 201 {
@@ -333,7 +368,7 @@ func TestPageInBrowser(t *testing.T) {
 	}
 	reader := browser(t) // a browser of its own: no storage shared with the partner's
 	step(t, reader, "a reader signs in with a pasted token",
-		chromedp.Navigate(srv.URL+"/"),
+		chromedp.Navigate(site+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#token-form")),
 		chromedp.SetValue(chromedp.CSS("#token"), mint("user")),
 		chromedp.Click(chromedp.CSS("#use-token")),

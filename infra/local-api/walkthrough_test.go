@@ -42,6 +42,34 @@ func TestREADMEWalkthrough(t *testing.T) {
 	if block := string(m[1]); strings.Count(block, "3000") != 1 || !strings.Contains(block, "${PORT:-3000}") {
 		t.Fatalf("the walk-through names port 3000 outside ${PORT:-3000}, so it would not follow PORT")
 	}
+	port, logs := startBuilt(t, bin)
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", string(m[1]))
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("walk-through failed: %v\n%s", err, out)
+	}
+	var statuses []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if regexp.MustCompile(`^\d{3}$`).MatchString(line) {
+			statuses = append(statuses, line)
+		}
+	}
+	want := []string{"422", "201", "200", "200", "200", "409", "200", "200", "204"}
+	if !slices.Equal(statuses, want) {
+		t.Errorf("statuses %v, want %v\n%s", statuses, want, out)
+	}
+	if strings.Contains(string(out), "local-demo-secret") {
+		t.Errorf("the secret key appears in an answer:\n%s", out)
+	}
+	expectEventsLogged(t, logs)
+}
+
+// startBuilt starts the built local API on 3917, or on a free port when
+// something holds 3917, waits until it answers, and returns the port and
+// its log.
+func startBuilt(t *testing.T, bin string) (int, *testkit.SyncBuffer) {
 	port := 3917
 	if l, err := net.Listen("tcp", "127.0.0.1:3917"); err == nil {
 		l.Close()
@@ -73,28 +101,13 @@ func TestREADMEWalkthrough(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	cmd := exec.Command("bash", "-euo", "pipefail", "-c", string(m[1]))
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("walk-through failed: %v\n%s", err, out)
-	}
-	var statuses []string
-	for _, line := range strings.Split(string(out), "\n") {
-		if regexp.MustCompile(`^\d{3}$`).MatchString(line) {
-			statuses = append(statuses, line)
-		}
-	}
-	want := []string{"422", "201", "200", "200", "200", "409", "200", "200", "204"}
-	if !slices.Equal(statuses, want) {
-		t.Errorf("statuses %v, want %v\n%s", statuses, want, out)
-	}
-	if strings.Contains(string(out), "local-demo-secret") {
-		t.Errorf("the secret key appears in an answer:\n%s", out)
-	}
-	// Each change is logged as the event it would publish, from the
-	// in-process table's stream, which is drained four times a second.
+	return port, logs
+}
+
+// expectEventsLogged: each change is logged as the event it would publish,
+// from the in-process table's stream, which is drained four times a
+// second; the secret key is not in the log.
+func expectEventsLogged(t *testing.T, logs *testkit.SyncBuffer) {
 	var events []string
 	for range 40 {
 		events = regexp.MustCompile(`detailType="([^"]+)"`).FindAllString(logs.String(), -1)

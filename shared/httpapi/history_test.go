@@ -211,38 +211,16 @@ func TestMigrateProjects(t *testing.T) {
 	ctx := context.Background()
 	id := e.create("org-1", "older")
 	other := e.must(201, partner, "POST", "/v1/backup-credentials", createBody("org-2", "theirs")).json(t)["id"].(string)
-	put := func(pk, cred, org string) {
-		it := map[string]types.AttributeValue{"PK": sv(pk), "SK": sv("PROJ"), "credentialId": sv(cred)}
-		if org != "" {
-			it["organizationId"] = sv(org)
-		}
-		if _, err := e.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.table), Item: it}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	legacyMap := func(cred string, projects map[string]string) {
-		m := map[string]types.AttributeValue{}
-		for p, name := range projects {
-			m[p] = sv(name)
-		}
-		if _, err := e.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.table),
-			Key:                       map[string]types.AttributeValue{"PK": sv("CRED#" + cred), "SK": sv("CRED")},
-			UpdateExpression:          aws.String("SET projects = :m, projectCount = :n"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":m": &types.AttributeValueMemberM{Value: m}, ":n": &types.AttributeValueMemberN{Value: fmt.Sprint(len(m))}},
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// org-1: p-old (platform-wide pointer), p-older (organization in the
 	// key), p-gone (dissociated before the migration), p-kept; org-2 has its
 	// own p-older under the platform-wide key.
-	legacyMap(id, map[string]string{"p-old": "shop", "p-older": "blog", "p-gone": "gone", "p-kept": "kept"})
-	put("PROJ#p-old", id, "org-1")
-	put("PROJ#org-1#p-older", id, "")
-	put("PROJ#p-gone", id, "org-1")
-	put("PROJ#p-kept", id, "org-1")
-	legacyMap(other, map[string]string{"p-older": "theirs"})
-	put("PROJ#p-older", other, "org-2")
+	e.legacyMap(id, map[string]string{"p-old": "shop", "p-older": "blog", "p-gone": "gone", "p-kept": "kept"})
+	e.legacyPointer("PROJ#p-old", id, "org-1")
+	e.legacyPointer("PROJ#org-1#p-older", id, "")
+	e.legacyPointer("PROJ#p-gone", id, "org-1")
+	e.legacyPointer("PROJ#p-kept", id, "org-1")
+	e.legacyMap(other, map[string]string{"p-older": "theirs"})
+	e.legacyPointer("PROJ#p-older", other, "org-2")
 
 	ps := e.must(200, partner, "GET", "/v1/backup-credentials/"+id, nil).json(t)["projects"].([]any)
 	if len(ps) != 4 {
@@ -262,15 +240,7 @@ func TestMigrateProjects(t *testing.T) {
 	if err != nil || moved != 3 || len(left) != 0 {
 		t.Fatalf("migrate: moved %d, left %v, %v", moved, left, err)
 	}
-	out, err := e.ddb.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(e.table)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, it := range out.Items {
-		if _, ok := it["projects"]; ok || getS(it, "SK") == "PROJ" {
-			t.Errorf("left in the old form: %v %v", getS(it, "PK"), getS(it, "SK"))
-		}
-	}
+	e.expectNoLegacyProjects()
 	got := e.must(200, partner, "GET", "/v1/backup-credentials/"+id, nil).json(t)
 	names := []string{}
 	for _, p := range got["projects"].([]any) {
@@ -289,6 +259,48 @@ func TestMigrateProjects(t *testing.T) {
 		e.must(204, partner, "DELETE", "/v1/backup-credentials/"+id+"/projects/"+p, nil)
 	}
 	e.must(204, partner, "DELETE", "/v1/backup-credentials/"+id, nil)
+}
+
+// legacyPointer writes a project pointer as tables before v1.2 held it:
+// SK PROJ, under pk, naming the credential and (when not "") the
+// organization.
+func (e *env) legacyPointer(pk, cred, org string) {
+	it := map[string]types.AttributeValue{"PK": sv(pk), "SK": sv("PROJ"), "credentialId": sv(cred)}
+	if org != "" {
+		it["organizationId"] = sv(org)
+	}
+	if _, err := e.ddb.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(e.table), Item: it}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// legacyMap gives a credential the project map tables before v1.2 held.
+func (e *env) legacyMap(cred string, projects map[string]string) {
+	m := map[string]types.AttributeValue{}
+	for p, name := range projects {
+		m[p] = sv(name)
+	}
+	if _, err := e.ddb.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{TableName: aws.String(e.table),
+		Key:                       map[string]types.AttributeValue{"PK": sv("CRED#" + cred), "SK": sv("CRED")},
+		UpdateExpression:          aws.String("SET projects = :m, projectCount = :n"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":m": &types.AttributeValueMemberM{Value: m}, ":n": &types.AttributeValueMemberN{Value: fmt.Sprint(len(m))}},
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// expectNoLegacyProjects: no item of the table holds a project map or is a
+// pointer of the old form.
+func (e *env) expectNoLegacyProjects() {
+	out, err := e.ddb.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(e.table)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, it := range out.Items {
+		if _, ok := it["projects"]; ok || getS(it, "SK") == "PROJ" {
+			e.t.Errorf("left in the old form: %v %v", getS(it, "PK"), getS(it, "SK"))
+		}
+	}
 }
 
 func getS(it map[string]types.AttributeValue, k string) string {

@@ -159,91 +159,14 @@ func TestEveryAction(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
-			chk := &checker{}
-			svc := must2(backup.New(b.store, backup.WithSecrets(b.vault), backup.WithChecker(chk)))
-			engine := backup.Caller{UserID: "engine", Role: backup.RoleBackupEngine}
-			in := backup.CreateInput{OrganizationID: "org-1", Name: "prod", AccessKeyID: "AKIAPROD", SecretKey: secretKey,
-				Endpoint: "https://s3.eu-central-1.amazonaws.com", Region: "eu-central-1"}
-			a := must(svc.Create(ctx, jane, in, ""))
-			in.Name, in.AccessKeyID = "dr-site", "AKIADR"
-			c := must(svc.Create(ctx, jane, in, ""))
-			name, key, secret := "prod-eu", "AKIAPROD2", secretKey+"2"
-			must2(svc.Update(ctx, jane, a.ID, backup.PatchInput{Name: &name}, nil))
-			must2(svc.Update(ctx, jane, a.ID, backup.PatchInput{AccessKeyID: &key, SecretKey: &secret}, nil))
-			must2(svc.MakeDefault(ctx, jane, a.ID))
-			must2(svc.MakeDefault(ctx, jane, c.ID)) // a loses the default
-			must2(svc.AssociateProject(ctx, jane, a.ID, "p-1", backup.ProjectInput{Name: "shop"}))
-			must2(svc.BackupTarget(ctx, engine, "org-1", "p-1", "")) // a use: no event
-			must2(svc.SetLocked(ctx, jane, a.ID, true))
-			must2(svc.SetLocked(ctx, jane, a.ID, false))
-			must2(svc.AssociateProject(ctx, jane, c.ID, "p-1", backup.ProjectInput{Name: "shop"})) // moves
-			chk.mu.Lock()
-			chk.refuse = true
-			chk.mu.Unlock()
-			must2(svc.Check(ctx, jane, a.ID)) // health: healthy -> invalid
-			must2(svc.Check(ctx, jane, a.ID)) // invalid again: no event
-			if err := svc.Delete(ctx, jane, a.ID); err != nil {
-				t.Fatal(err)
-			}
-
+			a, c := everyAction(t, ctx, b)
 			got := &bus{failAt: -1}
 			pub := stream.New(got, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err := b.drain(ctx, pub.Publish); err != nil {
 				t.Fatal(err)
 			}
-			all := []string{"s3Name", "s3AccessKeyId", "s3SecretKey", "s3Endpoint", "s3Region", "isDefault", "isLocked"}
-			wants := []want{
-				{a.ID, backup.EventCreated, 1, all, `"s3Name":"prod"`},
-				{c.ID, backup.EventCreated, 1, all, `"s3Name":"dr-site"`},
-				{a.ID, backup.EventUpdated, 2, []string{"s3Name"}, `{"s3Name":"prod-eu"}`},
-				{a.ID, backup.EventUpdated, 3, []string{"s3AccessKeyId", "s3SecretKey"}, `{"s3AccessKeyId":"AKIAPROD2"}`},
-				{a.ID, backup.EventDefaultChanged, 4, []string{"isDefault"}, `{"isDefault":true}`},
-				{c.ID, backup.EventDefaultChanged, 2, []string{"isDefault"}, `{"isDefault":true}`},
-				{a.ID, backup.EventDefaultChanged, 5, []string{"isDefault"}, `{"isDefault":false}`},
-				{a.ID, backup.EventProjectAssociated, 6, []string{"projects"}, `{"project":{"id":"p-1","name":"shop"}}`},
-				{a.ID, backup.EventLocked, 7, []string{"isLocked"}, `{"isLocked":true}`},
-				{a.ID, backup.EventUnlocked, 8, []string{"isLocked"}, `{"isLocked":false}`},
-				{c.ID, backup.EventProjectAssociated, 3, []string{"projects"}, `{"project":{"id":"p-1","name":"shop"}}`},
-				{a.ID, backup.EventProjectDissociated, 9, []string{"projects"}, `{"project":{"id":"p-1","name":"shop"}}`},
-				{a.ID, backup.EventHealthChanged, 9, []string{"health"}, `"previousStatus":"healthy"`},
-				{a.ID, backup.EventDeleted, 9, []string{}, `{}`},
-			}
-			// Per credential, in order; across credentials, a transaction's
-			// items may come in any order.
-			for _, cred := range []string{a.ID, c.ID} {
-				var gotOne, wantOne []want
-				for _, ev := range got.got {
-					if ev.CredentialID == cred {
-						ch, _ := json.Marshal(ev.Changes)
-						gotOne = append(gotOne, want{cred, ev.DetailType, ev.Version, ev.Fields, string(ch)})
-					}
-				}
-				for _, w := range wants {
-					if w.cred == cred {
-						wantOne = append(wantOne, w)
-					}
-				}
-				if !slices.EqualFunc(gotOne, wantOne, want.matches) {
-					t.Errorf("events of %s:\n got %v\nwant %v", cred, gotOne, wantOne)
-				}
-			}
-			ids := map[string]bool{}
-			for _, ev := range got.got {
-				raw, _ := json.Marshal(ev)
-				if strings.Contains(string(raw), secretKey) {
-					t.Errorf("event %s carries a secret key", ev.ID)
-				}
-				if ids[ev.ID] {
-					t.Errorf("eventId %s twice", ev.ID)
-				}
-				ids[ev.ID] = true
-				if ev.OrganizationID != "org-1" || ev.At.IsZero() {
-					t.Errorf("event %+v", ev)
-				}
-				if ev.DetailType != backup.EventHealthChanged && (ev.By != "Jane Admin" || ev.ByID != "u-jane") {
-					t.Errorf("%s by %q (%q), want Jane Admin (u-jane)", ev.DetailType, ev.By, ev.ByID)
-				}
-			}
+			expectPerCredential(t, got.got, everyActionsEvents(a, c), a, c)
+			ids := expectEachEvent(t, got.got)
 			// A redelivery of every record gives the same events.
 			again := &bus{failAt: -1}
 			if err := b.fresh(ctx, stream.New(again, slog.New(slog.NewTextHandler(io.Discard, nil))).Publish); err != nil {
@@ -254,6 +177,107 @@ func TestEveryAction(t *testing.T) {
 			}
 		})
 	}
+}
+
+// everyAction makes every kind of change through the service, on two
+// credentials of org-1, and returns their IDs.
+func everyAction(t *testing.T, ctx context.Context, b backend) (a, c string) {
+	chk := &checker{}
+	svc := must2(backup.New(b.store, backup.WithSecrets(b.vault), backup.WithChecker(chk)))
+	engine := backup.Caller{UserID: "engine", Role: backup.RoleBackupEngine}
+	in := backup.CreateInput{OrganizationID: "org-1", Name: "prod", AccessKeyID: "AKIAPROD", SecretKey: secretKey,
+		Endpoint: "https://s3.eu-central-1.amazonaws.com", Region: "eu-central-1"}
+	ca := must(svc.Create(ctx, jane, in, ""))
+	in.Name, in.AccessKeyID = "dr-site", "AKIADR"
+	cc := must(svc.Create(ctx, jane, in, ""))
+	a, c = ca.ID, cc.ID
+	name, key, secret := "prod-eu", "AKIAPROD2", secretKey+"2"
+	must2(svc.Update(ctx, jane, a, backup.PatchInput{Name: &name}, nil))
+	must2(svc.Update(ctx, jane, a, backup.PatchInput{AccessKeyID: &key, SecretKey: &secret}, nil))
+	must2(svc.MakeDefault(ctx, jane, a))
+	must2(svc.MakeDefault(ctx, jane, c)) // a loses the default
+	must2(svc.AssociateProject(ctx, jane, a, "p-1", backup.ProjectInput{Name: "shop"}))
+	must2(svc.BackupTarget(ctx, engine, "org-1", "p-1", "")) // a use: no event
+	must2(svc.SetLocked(ctx, jane, a, true))
+	must2(svc.SetLocked(ctx, jane, a, false))
+	must2(svc.AssociateProject(ctx, jane, c, "p-1", backup.ProjectInput{Name: "shop"})) // moves
+	chk.mu.Lock()
+	chk.refuse = true
+	chk.mu.Unlock()
+	must2(svc.Check(ctx, jane, a)) // health: healthy -> invalid
+	must2(svc.Check(ctx, jane, a)) // invalid again: no event
+	if err := svc.Delete(ctx, jane, a); err != nil {
+		t.Fatal(err)
+	}
+	return a, c
+}
+
+// everyActionsEvents are the events everyAction's changes make, per
+// credential in order.
+func everyActionsEvents(a, c string) []want {
+	all := []string{"s3Name", "s3AccessKeyId", "s3SecretKey", "s3Endpoint", "s3Region", "isDefault", "isLocked"}
+	return []want{
+		{a, backup.EventCreated, 1, all, `"s3Name":"prod"`},
+		{c, backup.EventCreated, 1, all, `"s3Name":"dr-site"`},
+		{a, backup.EventUpdated, 2, []string{"s3Name"}, `{"s3Name":"prod-eu"}`},
+		{a, backup.EventUpdated, 3, []string{"s3AccessKeyId", "s3SecretKey"}, `{"s3AccessKeyId":"AKIAPROD2"}`},
+		{a, backup.EventDefaultChanged, 4, []string{"isDefault"}, `{"isDefault":true}`},
+		{c, backup.EventDefaultChanged, 2, []string{"isDefault"}, `{"isDefault":true}`},
+		{a, backup.EventDefaultChanged, 5, []string{"isDefault"}, `{"isDefault":false}`},
+		{a, backup.EventProjectAssociated, 6, []string{"projects"}, `{"project":{"id":"p-1","name":"shop"}}`},
+		{a, backup.EventLocked, 7, []string{"isLocked"}, `{"isLocked":true}`},
+		{a, backup.EventUnlocked, 8, []string{"isLocked"}, `{"isLocked":false}`},
+		{c, backup.EventProjectAssociated, 3, []string{"projects"}, `{"project":{"id":"p-1","name":"shop"}}`},
+		{a, backup.EventProjectDissociated, 9, []string{"projects"}, `{"project":{"id":"p-1","name":"shop"}}`},
+		{a, backup.EventHealthChanged, 9, []string{"health"}, `"previousStatus":"healthy"`},
+		{a, backup.EventDeleted, 9, []string{}, `{}`},
+	}
+}
+
+// expectPerCredential: per credential, the events come in order; across
+// credentials, a transaction's items may come in any order.
+func expectPerCredential(t *testing.T, got []backup.Event, wants []want, creds ...string) {
+	for _, cred := range creds {
+		var gotOne, wantOne []want
+		for _, ev := range got {
+			if ev.CredentialID == cred {
+				ch, _ := json.Marshal(ev.Changes)
+				gotOne = append(gotOne, want{cred, ev.DetailType, ev.Version, ev.Fields, string(ch)})
+			}
+		}
+		for _, w := range wants {
+			if w.cred == cred {
+				wantOne = append(wantOne, w)
+			}
+		}
+		if !slices.EqualFunc(gotOne, wantOne, want.matches) {
+			t.Errorf("events of %s:\n got %v\nwant %v", cred, gotOne, wantOne)
+		}
+	}
+}
+
+// expectEachEvent: no event carries a secret key, eventIds are unique, and
+// each names its organization, time and who made the change; it returns
+// the eventIds.
+func expectEachEvent(t *testing.T, got []backup.Event) map[string]bool {
+	ids := map[string]bool{}
+	for _, ev := range got {
+		raw, _ := json.Marshal(ev)
+		if strings.Contains(string(raw), secretKey) {
+			t.Errorf("event %s carries a secret key", ev.ID)
+		}
+		if ids[ev.ID] {
+			t.Errorf("eventId %s twice", ev.ID)
+		}
+		ids[ev.ID] = true
+		if ev.OrganizationID != "org-1" || ev.At.IsZero() {
+			t.Errorf("event %+v", ev)
+		}
+		if ev.DetailType != backup.EventHealthChanged && (ev.By != "Jane Admin" || ev.ByID != "u-jane") {
+			t.Errorf("%s by %q (%q), want Jane Admin (u-jane)", ev.DetailType, ev.By, ev.ByID)
+		}
+	}
+	return ids
 }
 
 func must[T any](v T, _ bool, err error) T {
