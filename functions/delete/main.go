@@ -4,17 +4,8 @@
 package main
 
 import (
-	"log"
-	"os"
-
 	"github.com/acme/backup-credentials/shared/app"
 	"github.com/acme/backup-credentials/shared/app/keys"
 )
 
-func main() {
-	cfg, err := app.Load(os.LookupEnv, "")
-	if err != nil {
-		log.Fatal(err)
-	}
-	log.Fatal(app.ServeLambda(cfg, "delete", keys.Secrets(cfg)))
-}
+func main() { app.Main("delete", keys.Secrets) }

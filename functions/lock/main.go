@@ -3,16 +3,7 @@
 package main
 
 import (
-	"log"
-	"os"
-
 	"github.com/acme/backup-credentials/shared/app"
 )
 
-func main() {
-	cfg, err := app.Load(os.LookupEnv, "")
-	if err != nil {
-		log.Fatal(err)
-	}
-	log.Fatal(app.ServeLambda(cfg, "lock"))
-}
+func main() { app.Main("lock") }

@@ -4,17 +4,8 @@
 package main
 
 import (
-	"log"
-	"os"
-
 	"github.com/acme/backup-credentials/shared/app"
 	"github.com/acme/backup-credentials/shared/app/keys"
 )
 
-func main() {
-	cfg, err := app.Load(os.LookupEnv, "")
-	if err != nil {
-		log.Fatal(err)
-	}
-	log.Fatal(app.ServeLambda(cfg, "validate", keys.Checker(cfg), keys.Roles(cfg)))
-}
+func main() { app.Main("validate", keys.Checker, keys.Roles) }

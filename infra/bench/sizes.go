@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -15,6 +14,7 @@ import (
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/inmem"
+	"github.com/acme/backup-credentials/shared/testkit"
 )
 
 // ItemSizes is the stored size of a credential's item and of its entry in
@@ -58,7 +58,7 @@ func itemSizes() ([]ItemSizes, error) {
 				index[k] = v
 			}
 		}
-		return ItemSizes{Changes: changes, ItemBytes: attrsSize(out.Item), IndexBytes: attrsSize(index)}, nil
+		return ItemSizes{Changes: changes, ItemBytes: testkit.ItemSize(out.Item), IndexBytes: testkit.ItemSize(index)}, nil
 	}
 	first, err := size(0)
 	if err != nil {
@@ -76,47 +76,4 @@ func itemSizes() ([]ItemSizes, error) {
 	}
 	fmt.Printf("10,000 changes in %s\n", time.Since(start).Round(time.Millisecond))
 	return []ItemSizes{first, last}, nil
-}
-
-// attrsSize is an item's size by DynamoDB's rules: each attribute's name in
-// UTF-8 bytes plus its value's size.
-func attrsSize(it map[string]types.AttributeValue) int {
-	n := 0
-	for k, v := range it {
-		n += len(k) + valueSize(v)
-	}
-	return n
-}
-
-func valueSize(v types.AttributeValue) int {
-	switch v := v.(type) {
-	case *types.AttributeValueMemberS:
-		return len(v.Value)
-	case *types.AttributeValueMemberN:
-		digits := strings.TrimLeft(strings.TrimPrefix(v.Value, "-"), "0")
-		return (utf8.RuneCountInString(strings.ReplaceAll(digits, ".", ""))+1)/2 + 1
-	case *types.AttributeValueMemberB:
-		return len(v.Value)
-	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
-		return 1
-	case *types.AttributeValueMemberM:
-		n := 3
-		for k, e := range v.Value {
-			n += len(k) + valueSize(e) + 1
-		}
-		return n
-	case *types.AttributeValueMemberL:
-		n := 3
-		for _, e := range v.Value {
-			n += valueSize(e) + 1
-		}
-		return n
-	case *types.AttributeValueMemberSS:
-		n := 0
-		for _, e := range v.Value {
-			n += len(e)
-		}
-		return n
-	}
-	return 0
 }

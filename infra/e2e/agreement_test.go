@@ -142,7 +142,7 @@ func TestEverythingAgrees(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !background[f] && !strings.Contains(string(main), fmt.Sprintf("ServeLambda(cfg, %q", f)) {
+		if !background[f] && !strings.Contains(string(main), fmt.Sprintf("app.Main(%q", f)) {
 			t.Errorf("functions/%s/main.go does not serve route %q", f, f)
 		}
 	}

@@ -344,22 +344,26 @@ func pageRole(t *testing.T, ctx context.Context) {
 
 }
 
+// devToken asks the local API's /local/token for a development token of
+// org-1 with the role.
+func devToken(t *testing.T, site, role string) string {
+	resp, err := http.Post(site+"/local/token", "application/json", strings.NewReader(`{"organizations":["org-1"],"role":"`+role+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ Token string }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Token == "" {
+		t.Fatalf("token: %v", err)
+	}
+	return out.Token
+}
+
 // pageReader signs a reader in, in a browser of its own, and checks it sees
 // no write buttons, and that the page reads as cards at 390 px.
 func pageReader(t *testing.T, site, endpoint string) {
 	// A reader, in a browser context of its own, sees no write buttons.
-	mint := func(role string) string {
-		resp, err := http.Post(site+"/local/token", "application/json", strings.NewReader(`{"organizations":["org-1"],"role":"`+role+`"}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out struct{ Token string }
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Token == "" {
-			t.Fatalf("token: %v", err)
-		}
-		return out.Token
-	}
+	mint := func(role string) string { return devToken(t, site, role) }
 	req, _ := http.NewRequest("POST", site+"/v1/backup-credentials", strings.NewReader(fmt.Sprintf(
 		`{"organizationId":"org-1","s3Name":"prod-backups","s3AccessKeyId":"LOCALDEMOKEY","s3SecretKey":"local-demo-secret","s3Endpoint":%q,"s3Region":"us-east-1"}`, endpoint)))
 	req.Header.Set("Authorization", "Bearer "+mint("partner"))
@@ -398,18 +402,7 @@ func pageReader(t *testing.T, site, endpoint string) {
 func TestOtherOriginsInBrowser(t *testing.T) {
 	api := pageServer(t)
 	ctx := browser(t)
-	tok := func() string {
-		resp, err := http.Post(api.URL+"/local/token", "application/json", strings.NewReader(`{"organizations":["org-1"],"role":"partner"}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out struct{ Token string }
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Token == "" {
-			t.Fatalf("token: %v", err)
-		}
-		return out.Token
-	}()
+	tok := devToken(t, api.URL, "partner")
 	// attempts reads what each call lets the page see: "read <status>"
 	// when the browser let it read the answer, "blocked" when not.
 	attempts := fmt.Sprintf(`<!doctype html><title>page</title><script>

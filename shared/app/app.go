@@ -9,6 +9,7 @@ package app
 import (
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -223,11 +224,30 @@ func (c Config) Service(store backup.Store, opts ...backup.Option) (*backup.Serv
 	return backup.New(store, append([]backup.Option{backup.WithKeyRotationDays(c.KeyRotationDays), backup.WithLogger(slog.Default())}, opts...)...)
 }
 
-// ServeLambda serves one route behind API Gateway (HTTP API, payload 2.0),
+// A Dependency gives a route's service something the configuration builds
+// besides its store: keys.Secrets, keys.Checker, keys.Roles.
+type Dependency func(Config) backup.Option
+
+// Main is a route function's whole main: it reads the configuration from
+// the environment and serves route with the dependencies, and ends the
+// process with the error that keeps it from serving.
+func Main(route string, deps ...Dependency) {
+	cfg, err := Load(os.LookupEnv, "")
+	if err == nil {
+		opts := make([]backup.Option, len(deps))
+		for i, d := range deps {
+			opts[i] = d(cfg)
+		}
+		err = serveLambda(cfg, route, opts...)
+	}
+	log.Fatal(err)
+}
+
+// serveLambda serves one route behind API Gateway (HTTP API, payload 2.0),
 // with JSON logs, on the configured store and the dependencies opts give,
 // until the Lambda runtime stops the process. It returns only the error
 // that keeps it from serving.
-func ServeLambda(cfg Config, route string, opts ...backup.Option) error {
+func serveLambda(cfg Config, route string, opts ...backup.Option) error {
 	JSONLogs(os.Stdout)
 	svc, err := cfg.Service(cfg.Store(), opts...)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/acme/backup-credentials/shared/testkit"
 )
 
 // TestQuotas: an organization's credentials and a credential's projects are
@@ -221,37 +223,9 @@ func TestProjectQuotaFitsTheItemLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if size := itemSize(out.Item); size > 4096 {
+	if size := testkit.ItemSize(out.Item); size > 4096 {
 		t.Errorf("the credential item is %d bytes with 999 projects; it should not grow with them", size)
 	}
-}
-
-// itemSize is an item's size as DynamoDB counts it, near enough: names and
-// values in bytes.
-func itemSize(it map[string]types.AttributeValue) int {
-	n := 0
-	for k, v := range it {
-		n += len(k) + valueSize(v)
-	}
-	return n
-}
-
-func valueSize(v types.AttributeValue) int {
-	switch v := v.(type) {
-	case *types.AttributeValueMemberS:
-		return len(v.Value)
-	case *types.AttributeValueMemberN:
-		return len(v.Value)
-	case *types.AttributeValueMemberM:
-		return 3 + itemSize(v.Value)
-	case *types.AttributeValueMemberL:
-		n := 3
-		for _, x := range v.Value {
-			n += 1 + valueSize(x)
-		}
-		return n
-	}
-	return 1
 }
 
 // TestListAnswerStaysBounded: a page whose credentials' projects would make

@@ -97,11 +97,7 @@ func walkReadAndChange(t *testing.T, e *env, id string) {
 		t.Errorf("locked = %v", got)
 	}
 
-	r = e.must(409, partner, "DELETE", "/v1/backup-credentials/"+id, nil)
-	if r.code() != "locked" {
-		t.Errorf("delete locked: %s", r.body)
-	}
-	e.calls.Take()
+	e.deleteRefused(t, id, "locked")
 
 	e.must(200, partner, "POST", "/v1/backup-credentials/"+id+"/unlock", nil)
 	e.calls_(map[string]int{query: 1, transact: 1})
@@ -127,11 +123,7 @@ func walkHistoryAndProjects(t *testing.T, e *env, id string) {
 		t.Errorf("projects = %v", ps)
 	}
 
-	r = e.must(409, partner, "DELETE", "/v1/backup-credentials/"+id, nil)
-	if r.code() != "in_use" {
-		t.Errorf("delete in use: %s", r.body)
-	}
-	e.calls.Take()
+	e.deleteRefused(t, id, "in_use")
 
 	e.must(204, partner, "DELETE", "/v1/backup-credentials/"+id+"/projects/p-1", nil)
 	e.calls_(map[string]int{query: 1, transact: 1})
@@ -162,4 +154,14 @@ func walkOrganizations(t *testing.T, e *env, id string) {
 		t.Errorf("organizations = %v", orgs)
 	}
 
+}
+
+// deleteRefused: a delete of id is 409 with code (its AWS calls are not
+// counted).
+func (e *env) deleteRefused(t *testing.T, id, code string) {
+	t.Helper()
+	if r := e.must(409, partner, "DELETE", "/v1/backup-credentials/"+id, nil); r.code() != code {
+		t.Errorf("delete: %s, want %s", r.body, code)
+	}
+	e.calls.Take()
 }

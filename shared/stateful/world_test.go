@@ -169,6 +169,16 @@ func (w *world) refused(caller, alias string) (int, string) {
 	return 0, ""
 }
 
+// allowed holds r to the refusal of a caller who may not change alias
+// (see refused) and returns nil, or returns the credential it may change.
+func (w *world) allowed(r response, caller, alias, why string) *mcred {
+	if status, code := w.refused(caller, alias); status != 0 {
+		w.expect(r, status, code, why)
+		return nil
+	}
+	return w.m.creds[alias]
+}
+
 func member(caller, org string) bool { return slices.Contains(callers[caller].Organizations, org) }
 
 // createInput is what a create draws.
@@ -343,11 +353,10 @@ func (w *world) Lock(t *rapid.T) {
 		action, event, verb = backup.ActionLocked, backup.EventLocked, "/lock"
 	}
 	r := w.call(caller, "POST", path+verb, "")
-	if status, code := w.refused(caller, alias); status != 0 {
-		w.expect(r, status, code, "may not change it")
+	c := w.allowed(r, caller, alias, "may not change it")
+	if c == nil {
 		return
 	}
-	c := w.m.creds[alias]
 	switch {
 	case lock && c.isLocked:
 		w.expect(r, 409, backup.EAlreadyLocked, "locked already")
@@ -366,11 +375,10 @@ func (w *world) MakeDefault(t *rapid.T) {
 	alias, path := w.pick(t)
 	caller := w.callerFor(t, alias, writers)
 	r := w.call(caller, "POST", path+"/make-default", "")
-	if status, code := w.refused(caller, alias); status != 0 {
-		w.expect(r, status, code, "may not change it")
+	c := w.allowed(r, caller, alias, "may not change it")
+	if c == nil {
 		return
 	}
-	c := w.m.creds[alias]
 	switch {
 	case c.isDefault:
 		w.expect(r, 200, "", "the default already")
@@ -449,11 +457,10 @@ func (w *world) Dissociate(t *rapid.T) {
 	caller := w.callerFor(t, alias, writers)
 	pid := draw(t, projectIDs, "project")
 	r := w.call(caller, "DELETE", path+"/projects/"+pid, "")
-	if status, code := w.refused(caller, alias); status != 0 {
-		w.expect(r, status, code, "may not change it")
+	c := w.allowed(r, caller, alias, "may not change it")
+	if c == nil {
 		return
 	}
-	c := w.m.creds[alias]
 	if _, ok := c.projects[pid]; !ok {
 		w.expect(r, 404, backup.ENotFound, "not associated")
 		return
@@ -469,11 +476,10 @@ func (w *world) Delete(t *rapid.T) {
 	alias, path := w.pick(t)
 	caller := w.callerFor(t, alias, writers)
 	r := w.call(caller, "DELETE", path, "")
-	if status, code := w.refused(caller, alias); status != 0 {
-		w.expect(r, status, code, "may not change it")
+	c := w.allowed(r, caller, alias, "may not change it")
+	if c == nil {
 		return
 	}
-	c := w.m.creds[alias]
 	switch {
 	case c.isLocked:
 		w.expect(r, 409, backup.ELocked, "locked")
@@ -494,11 +500,10 @@ func (w *world) Check(t *rapid.T) {
 	alias, path := w.pick(t)
 	caller := w.callerFor(t, alias, writers)
 	r := w.call(caller, "POST", path+"/check", "")
-	if status, code := w.refused(caller, alias); status != 0 {
-		w.expect(r, status, code, "may not check it")
+	c := w.allowed(r, caller, alias, "may not check it")
+	if c == nil {
 		return
 	}
-	c := w.m.creds[alias]
 	w.expect(r, 200, "", "a check")
 	w.m.recordHealth(c)
 	w.expectResource(r, c)
@@ -548,47 +553,58 @@ func (w *world) History(t *rapid.T) {
 
 func (w *world) walkHistory(caller, alias, path string, limit int) {
 	c := w.m.visible(caller, alias)
-	var got []any
-	cursor := ""
-	for range 100 {
-		q := fmt.Sprintf("%s/history?limit=%d", path, limit)
-		if cursor != "" {
-			q += "&cursor=" + cursor
-		}
-		r := w.call(caller, "GET", q, "")
+	got, ok := w.pages(caller, fmt.Sprintf("%s/history?limit=%d", path, limit), limit, "history", func(r response) bool {
 		if c == nil {
 			w.expect(r, 404, backup.ENotFound, "a credential the caller does not see")
-			return
 		}
-		w.expect(r, 200, "", "a history page")
-		page := r.object()
-		data, _ := page["data"].([]any)
-		if len(data) > limit {
-			w.t.Fatalf("a history page of %d entries for limit %d", len(data), limit)
-		}
-		for _, e := range data {
-			m, _ := e.(map[string]any)
-			delete(m, "at")
-			got = append(got, m)
-		}
-		if page["nextCursor"] == nil {
-			break
-		}
-		cursor = w.cursorOf(q)
+		return c == nil
+	})
+	if !ok {
+		return
+	}
+	for _, e := range got {
+		m, _ := e.(map[string]any)
+		delete(m, "at")
 	}
 	want := []any{}
 	for i := len(c.history) - 1; i >= 0; i-- {
 		want = append(want, c.history[i])
+	}
+	if got == nil {
+		got = []any{}
 	}
 	if canonical(got) != canonical(want) {
 		w.t.Fatalf("the history of %s:\n got %s\nwant %s", alias, canonical(got), canonical(want))
 	}
 }
 
-// cursorOf returns the first storage's nextCursor for a GET it answered
-// last: cursors are opaque and differ between storages, so each storage
-// walks with its own.
-func (w *world) cursorOf(string) string { return "{cursor}" }
+// pages walks the pages of a GET from q (which has no cursor), at most
+// limit items each, and returns their data; refused holds the first answer
+// to a refusal when there is one, and the walk ends (false). Cursors are
+// opaque and differ between storages: a request names the storage's own
+// as {cursor}.
+func (w *world) pages(caller, q string, limit int, what string, refused func(response) bool) ([]any, bool) {
+	var got []any
+	path := q
+	for range 100 {
+		r := w.call(caller, "GET", path, "")
+		if refused(r) {
+			return nil, false
+		}
+		w.expect(r, 200, "", "a "+what+" page")
+		page := r.object()
+		data, _ := page["data"].([]any)
+		if len(data) > limit {
+			w.t.Fatalf("a %s page of %d items for limit %d", what, len(data), limit)
+		}
+		got = append(got, data...)
+		if page["nextCursor"] == nil {
+			break
+		}
+		path = q + "&cursor={cursor}"
+	}
+	return got, true
+}
 
 // List walks a list in pages, with or without an organization and a
 // search.
@@ -609,25 +625,15 @@ func (w *world) walkList(caller, org, search string, limit int) {
 	if search != "" {
 		q += "&search=" + search
 	}
-	var got []any
-	path := q
-	for range 100 {
-		r := w.call(caller, "GET", path, "")
+	got, ok := w.pages(caller, q, limit, "list", func(r response) bool {
 		if org != "" && !member(caller, org) {
 			w.expect(r, 403, backup.EForbidden, "another organization")
-			return
+			return true
 		}
-		w.expect(r, 200, "", "a list page")
-		page := r.object()
-		data, _ := page["data"].([]any)
-		if len(data) > limit {
-			w.t.Fatalf("a list page of %d credentials for limit %d", len(data), limit)
-		}
-		got = append(got, data...)
-		if page["nextCursor"] == nil {
-			break
-		}
-		path = q + "&cursor={cursor}"
+		return false
+	})
+	if !ok {
+		return
 	}
 	var want []*mcred
 	s := strings.ToLower(strings.TrimSpace(search))
