@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // checkKeys asks the provider and turns a refusal into the error a person
@@ -42,7 +43,7 @@ func (s *Service) CheckHealth(ctx context.Context, c *Credential) (Health, error
 		if err != nil {
 			return Health{}, err
 		}
-		return Health{Status: r.Status, CheckedAt: &at, Message: r.Message}, nil
+		return checked(r, at), nil
 	}
 	secret, err := s.vault().GetSecret(ctx, c.ID, c.SecretVersion)
 	switch {
@@ -60,7 +61,17 @@ func (s *Service) CheckHealth(ctx context.Context, c *Credential) (Health, error
 		}
 		r = CheckResult{Status: HealthUnreachable, Message: ErrorMessage(err)}
 	}
-	return Health{Status: r.Status, CheckedAt: &at, Message: r.Message}, nil
+	return checked(r, at), nil
+}
+
+// checked is the health a check's result at a time records: a healthy one
+// is also when the keys were last seen working.
+func checked(r CheckResult, at time.Time) Health {
+	h := Health{Status: r.Status, CheckedAt: &at, Message: r.Message}
+	if r.Status == HealthHealthy {
+		h.LastHealthyAt = &at
+	}
+	return h
 }
 
 // Validate checks keys with the provider without storing anything. It
@@ -97,6 +108,5 @@ func (s *Service) verdict(r CheckResult) (Health, error) {
 	case HealthUnreachable:
 		return Health{}, Errorf(EUnreachable, "%s", r.Message)
 	}
-	at := s.now()
-	return Health{Status: r.Status, CheckedAt: &at, Message: r.Message}, nil
+	return checked(r, s.now()), nil
 }

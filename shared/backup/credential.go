@@ -100,6 +100,9 @@ type Health struct {
 	Status    string     `json:"status"`
 	CheckedAt *time.Time `json:"checkedAt"`
 	Message   string     `json:"message"`
+	// LastHealthyAt is when the current keys (or role) were last seen
+	// working; nil if never.
+	LastHealthyAt *time.Time `json:"lastHealthyAt"`
 }
 
 // A HistoryEntry records one change a person made to a credential. Fields

@@ -270,7 +270,16 @@ func (st *Store) RecordHealth(ctx context.Context, checked *backup.Credential, h
 		at := expression.Name("health.checkedAt")
 		cond = cond.And(expression.Or(at.AttributeNotExists(), at.LessThanEqual(expression.Value(timeString(*h.CheckedAt)))))
 	}
-	ex := build(expression.NewBuilder().WithUpdate(expression.Set(expression.Name("health"), expression.Value(healthOf(h)))).WithCondition(cond))
+	// A healthy result says the keys work now; another keeps when they
+	// last did.
+	set := expression.Set(expression.Name("health"), expression.Value(healthOf(h)))
+	if h.Status != backup.HealthHealthy {
+		r := healthOf(h)
+		set = expression.Set(expression.Name("health.status"), expression.Value(r.Status)).
+			Set(expression.Name("health.message"), expression.Value(r.Message)).
+			Set(expression.Name("health.checkedAt"), expression.Value(r.CheckedAt))
+	}
+	ex := build(expression.NewBuilder().WithUpdate(set).WithCondition(cond))
 	out, err := st.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: st.table, Key: credKey(id),
 		UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),

@@ -130,12 +130,17 @@ type healthRecord struct {
 	Status    string `dynamodbav:"status"`
 	Message   string `dynamodbav:"message"`
 	CheckedAt string `dynamodbav:"checkedAt,omitempty"`
+	// LastHealthyAt is absent until the current keys are seen working.
+	LastHealthyAt string `dynamodbav:"lastHealthyAt,omitempty"`
 }
 
 func healthOf(h backup.Health) healthRecord {
 	r := healthRecord{Status: h.Status, Message: h.Message}
 	if h.CheckedAt != nil {
 		r.CheckedAt = timeString(*h.CheckedAt)
+	}
+	if h.LastHealthyAt != nil {
+		r.LastHealthyAt = timeString(*h.LastHealthyAt)
 	}
 	return r
 }
@@ -246,6 +251,9 @@ func credentialFrom(it item) (*backup.Credential, error) {
 	}
 	if at, err := time.Parse(time.RFC3339, r.Health.CheckedAt); err == nil {
 		c.Health.CheckedAt = &at
+	}
+	if at, err := time.Parse(time.RFC3339, r.Health.LastHealthyAt); err == nil {
+		c.Health.LastHealthyAt = &at
 	}
 	if at, err := time.Parse(time.RFC3339, r.LastUsedAt); err == nil {
 		c.LastUsedAt = &at

@@ -200,14 +200,18 @@ func (c *countingSecrets) DeleteSecret(ctx context.Context, id string) error {
 	return c.SecretStore.DeleteSecret(ctx, id)
 }
 
-// fakeChecker accepts keys unless the secret is "wrong-secret" or the
-// endpoint's host starts with "down.". It counts its calls.
-type fakeChecker struct{ calls atomic.Int64 }
+// fakeChecker accepts keys unless the secret is "wrong-secret", the
+// endpoint's host starts with "down.", or it is told to refuse every key
+// (as when a key was revoked). It counts its calls.
+type fakeChecker struct {
+	calls  atomic.Int64
+	refuse atomic.Bool
+}
 
 func (f *fakeChecker) Check(_ context.Context, k backup.Keys) (backup.CheckResult, error) {
 	f.calls.Add(1)
 	switch {
-	case strings.HasPrefix(k.SecretKey, "wrong-"):
+	case strings.HasPrefix(k.SecretKey, "wrong-") || f.refuse.Load():
 		return backup.CheckResult{Status: backup.HealthInvalid, Message: "Invalid S3 credentials: the provider does not accept these keys (SignatureDoesNotMatch)."}, nil
 	case strings.Contains(k.Endpoint, "://down."):
 		return backup.CheckResult{Status: backup.HealthUnreachable, Message: "The endpoint refused the connection; check its host and port."}, nil

@@ -162,7 +162,7 @@ func TestOpenAPICatchesDepartures(t *testing.T) {
 	}
 	const cred = `{"id":"bc_01JD8X3K5Q9W2R7T4V6Y8Z0A1B","organizationId":"org-1","s3Name":"prod","s3AccessKeyId":"AK",` +
 		`"s3Endpoint":"https://s3.example.com","s3Region":"eu-central-1","s3CaCertificate":null,"isDefault":false,"isLocked":false,` +
-		`"projects":[],"health":{"status":"unknown","checkedAt":null,"message":""},"createdAt":"2026-11-25T09:59:58Z","createdBy":"J",` +
+		`"projects":[],"health":{"status":"unknown","checkedAt":null,"message":"","lastHealthyAt":null},"createdAt":"2026-11-25T09:59:58Z","createdBy":"J",` +
 		`"lastModified":"2026-11-25T09:59:58Z","lastModifiedBy":"J","version":1,"lastUsedAt":null,"authType":"accessKey",` +
 		`"s3RoleArn":null,"keysChangedAt":"2026-11-25T09:59:58Z","rotationDue":false}`
 	tests := []struct {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -474,4 +475,38 @@ func TestDeleteSchedulesSecret(t *testing.T) {
 	if _, err := st.GetSecret(context.Background(), id, ""); backup.ErrorCode(err) != backup.ENotFound {
 		t.Errorf("a secret scheduled for deletion reads: %v", err)
 	}
+}
+
+// TestLastHealthyAt: health.lastHealthyAt is when the current keys were
+// last seen working: set by create and by every healthy check, kept by a
+// check that finds them refused, moved by a key change.
+func TestLastHealthyAt(t *testing.T) {
+	forBackends(t, func(t *testing.T, e *env) {
+		start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+		e.clock.Set(start)
+		id := e.create("org-1", "healthy-at")
+		path := "/v1/backup-credentials/" + id
+		health := func(r response) (status, checked, healthy any) {
+			h := r.json(t)["health"].(map[string]any)
+			return h["status"], h["checkedAt"], h["lastHealthyAt"]
+		}
+		if s, c, h := health(e.must(200, partner, "GET", path, nil)); s != "healthy" || h != c || h != "2026-12-01T10:00:00Z" {
+			t.Errorf("after create: %v %v %v", s, c, h)
+		}
+		e.clock.Set(start.Add(time.Hour))
+		e.checker.refuse.Store(true)
+		if s, c, h := health(e.must(200, partner, "POST", path+"/check", nil)); s != "invalid" || c != "2026-12-01T11:00:00Z" || h != "2026-12-01T10:00:00Z" {
+			t.Errorf("a refused check: %v %v %v, want invalid, checked at 11:00, last healthy at 10:00", s, c, h)
+		}
+		e.checker.refuse.Store(false)
+		e.clock.Set(start.Add(2 * time.Hour))
+		if s, _, h := health(e.must(200, partner, "POST", path+"/check", nil)); s != "healthy" || h != "2026-12-01T12:00:00Z" {
+			t.Errorf("a healthy check again: %v %v", s, h)
+		}
+		e.clock.Set(start.Add(3 * time.Hour))
+		key, secret := "AKIANEWKEYS", newSecret()
+		if s, _, h := health(e.must(200, partner, "PATCH", path, map[string]any{"s3AccessKeyId": key, "s3SecretKey": secret})); s != "healthy" || h != "2026-12-01T13:00:00Z" {
+			t.Errorf("after a key change: %v %v", s, h)
+		}
+	})
 }

@@ -262,7 +262,7 @@ func (st *storage) alias(id string) string {
 }
 
 // times are the members whose values differ from run to run.
-var times = map[string]bool{"at": true, "createdAt": true, "lastModified": true, "checkedAt": true, "lastUsedAt": true,
+var times = map[string]bool{"at": true, "createdAt": true, "lastModified": true, "checkedAt": true, "lastUsedAt": true, "lastHealthyAt": true,
 	"keysChangedAt": true, "expiresAt": true}
 
 // normalize replaces, in a JSON answer, the storage's IDs by their aliases

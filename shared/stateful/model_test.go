@@ -165,15 +165,17 @@ func (c *mcred) resource() map[string]any {
 }
 
 // sameResource compares an answer's credential with the model's, health
-// by status (its message and time are the provider's).
+// by status (its message and time are the provider's) and by when the keys
+// last worked: every credential's keys worked once (create and every key
+// change check them), so lastHealthyAt is never null.
 func sameResource(got any, c *mcred) (bool, string) {
 	g, _ := got.(map[string]any)
 	if g == nil {
 		return false, "not an object"
 	}
 	h, _ := g["health"].(map[string]any)
-	if h == nil || h["status"] != c.health {
-		return false, fmt.Sprintf("health %v, want status %s", g["health"], c.health)
+	if h == nil || h["status"] != c.health || h["lastHealthyAt"] == nil {
+		return false, fmt.Sprintf("health %v, want status %s and a lastHealthyAt", g["health"], c.health)
 	}
 	rest := map[string]any{}
 	for k, v := range g {
