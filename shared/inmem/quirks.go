@@ -26,7 +26,9 @@ import (
 //     untyped value (which then breaks every Query and Scan, as they walk
 //     the whole table): the adapter keeps a hidden entry in every map and a
 //     hidden element in every empty list it writes, items and expression
-//     values alike, and takes them out of everything it answers.
+//     values alike, and takes them out of everything it answers; a
+//     condition on the size of such a map or list compares with one more
+//     (sizes.go).
 //
 // Writes go one at a time, so a removal cannot interleave with another write.
 type quirks struct {
@@ -81,6 +83,9 @@ func (q *quirks) middleware(stack *middleware.Stack) error {
 			if write {
 				q.mu.Lock()
 				defer q.mu.Unlock()
+				if err := q.sizes(ctx, in.Parameters); err != nil {
+					return middleware.InitializeOutput{}, middleware.Metadata{}, err
+				}
 				if q.stream != nil {
 					keys = writeKeys(in.Parameters)
 					var err error
