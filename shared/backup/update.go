@@ -115,8 +115,8 @@ func patch(old *Credential, in PatchInput) patched {
 	case p.toRole:
 		c.AuthType, c.AccessKeyID, c.SecretVersion, c.KeysChangedAt, c.CACertificate = AuthRole, "", "", nil, nil
 		p.fields = append(p.fields, "authType")
-		if old.CACertificate != nil {
-			p.fields = append(p.fields, "s3CaCertificate")
+		if old.CACertificate != nil && !slices.Contains(p.fields, "s3CaCertificate") {
+			p.fields = append(p.fields, "s3CaCertificate") // the role drops it, unless the PATCH did
 		}
 	case p.toKeys:
 		c.AuthType, c.RoleARN = AuthAccessKey, nil
