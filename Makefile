@@ -11,7 +11,7 @@ FUNCTION_DIRS := $(notdir $(wildcard functions/*))
 FUZZTIME ?= 10s
 BUILD_FLAGS := -trimpath -ldflags "-s -w" -tags lambda.norpc
 
-.PHONY: all bench build chromium migrate run run-moto moto moto-table tools test-e2e health-check token test test-unit fuzz soak lint deploy check-tools clean
+.PHONY: all bench build cost chromium migrate run run-moto moto moto-table tools test-e2e health-check token test test-unit fuzz soak lint deploy check-tools clean
 
 all: lint test
 
@@ -104,7 +104,8 @@ deploy:
 SAM_FUNCTIONS := CreateFunction=create ListFunction=list GetFunction=get UpdateFunction=update DeleteFunction=delete \
   LockFunction=lock UnlockFunction=unlock MakeDefaultFunction=make-default CheckFunction=check ValidateFunction=validate \
   AssociateProjectFunction=associate-project DissociateProjectFunction=dissociate-project HistoryFunction=history \
-  OrganizationsFunction=organizations HealthCheckFunction=health-check BackupTargetFunction=backup-target \
+  OrganizationsFunction=organizations HealthCheckFunction=health-check HealthScanFunction=health-scan \
+  BackupTargetFunction=backup-target \
   PublishChangesFunction=publish-changes
 define sam_build
 build-$(word 1,$(subst =, ,$(1))):
@@ -137,6 +138,10 @@ test-e2e: check-tools tools
 ## bench: cold starts, sizes, AWS calls and overhead per action, health throughput; writes infra/bench/report.md and report.json
 bench: check-tools tools
 	RIE=$(CURDIR)/build/tools/aws-lambda-rie COLD_STARTS=$${COLD_STARTS:-20} $(GO) run ./infra/bench
+
+## cost: a month's cost at 1,000 to 1,000,000 credentials from the calls counted on moto; writes docs/cost.md
+cost: check-tools
+	$(GO) run ./infra/bench cost
 
 clean:
 	rm -rf build .aws-sam

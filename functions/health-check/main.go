@@ -1,20 +1,21 @@
-// Command health-check re-checks every stored credential on an EventBridge
-// schedule and records each result (the table's stream announces changes).
+// Command health-check is the queue's half of the health pass: an SQS event
+// source mapping hands it batches of messages of credential IDs, and it
+// checks each credential's keys under the per-host cap and records the
+// result (the table's stream announces changes).
 package main
 
 import (
-	"context"
 	"log"
 	"os"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/acme/backup-credentials/shared/app"
 	"github.com/acme/backup-credentials/shared/app/keys"
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/health"
+	"github.com/acme/backup-credentials/shared/health/checker"
 )
 
 func main() {
@@ -29,9 +30,8 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	runner := &health.Runner{Store: store, Secrets: vault, Service: svc,
+	k := &checker.Checker{Store: store, Slots: store, Secrets: vault, Service: svc,
+		Queue:       health.NewSQS(cfg.AWS, cfg.Endpoint("SQS"), cfg.HealthQueueURL),
 		Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost, Margin: cfg.CheckTimeout + 2*time.Second}
-	lambda.Start(func(ctx context.Context, _ events.EventBridgeEvent) (health.Summary, error) {
-		return runner.Run(ctx)
-	})
+	lambda.Start(k.HandleSQS)
 }

@@ -40,6 +40,7 @@ type ActionFigures struct {
 	SDKMs     float64 `json:"sdkMedianMs"`
 	ReplayMs  float64 `json:"replayMedianMs"`
 	Ratio     float64 `json:"ratio"`
+	Units     Units   `json:"units"`
 }
 
 func sum(calls []call) float64 {
@@ -61,6 +62,7 @@ type call struct {
 	op    string
 	input any
 	took  time.Duration
+	units Units
 }
 
 func (r *recorder) middleware(stack *middleware.Stack) error {
@@ -70,7 +72,8 @@ func (r *recorder) middleware(stack *middleware.Stack) error {
 			out, md, err := next.HandleInitialize(ctx, in)
 			r.mu.Lock()
 			if r.on {
-				r.calls = append(r.calls, call{awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx), in.Parameters, time.Since(start)})
+				r.calls = append(r.calls, call{awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx), in.Parameters, time.Since(start),
+					unitsOf(in.Parameters, out.Result)})
 			}
 			r.mu.Unlock()
 			return out, md, err
@@ -122,10 +125,10 @@ func (acceptAll) Check(context.Context, backup.Keys) (backup.CheckResult, error)
 	return backup.CheckResult{Status: backup.HealthHealthy, Message: "ok"}, nil
 }
 
-const rounds = 40
-
-// actions measures every action's calls and its handler's overhead.
-func actions(moto *testkit.Server) ([]ActionFigures, error) {
+// actions measures every action's calls and, over rounds rounds, its
+// handler's overhead; with deep, also of the reads of a credential with
+// 10,000 history entries.
+func actions(moto *testkit.Server, rounds int, deep bool) ([]ActionFigures, error) {
 	ctx := context.Background()
 	rec := &recorder{}
 	cfg := moto.Config()
@@ -254,6 +257,9 @@ func actions(moto *testkit.Server) ([]ActionFigures, error) {
 		replayed = append(replayed, ms(time.Since(t)))
 	}
 	out = append(out, figures("create + delete", 4, calls, handler, inside, replayed))
+	if !deep {
+		return out, nil
+	}
 	// Last, as moto's writes slow down with the table's size: a credential
 	// with 10,000 history entries, as 10,000 changes leave them. Its item is
 	// no larger, so get takes the same time; history reads one page (moto's
@@ -272,6 +278,7 @@ func figures(name string, minimum int, calls []call, handler, inside, replayed [
 		HandlerMs: median(handler), SDKMs: median(inside), ReplayMs: median(replayed)}
 	for _, cl := range calls {
 		f.Ops = append(f.Ops, cl.op)
+		f.Units = f.Units.plus(cl.units)
 	}
 	f.Ratio = f.HandlerMs / f.SDKMs
 	log.Printf("  %s: %d calls, %.3f ms vs %.3f ms in the SDK", f.Name, f.Calls, f.HandlerMs, f.SDKMs)

@@ -264,7 +264,7 @@ const floorName = "hello-world (floor)"
 
 // sdkClientTags are the SDK clients the SDK floor can add to DynamoDB's,
 // by their build tags (the SDK's package names).
-var sdkClientTags = []string{"eventbridge", "secretsmanager", "sts"}
+var sdkClientTags = []string{"eventbridge", "secretsmanager", "sqs", "sts"}
 
 // sdkClients names the AWS SDK service clients a package links, built with
 // tags: dynamodb, then the others sorted, as the SDK floor's build tags name

@@ -76,9 +76,10 @@ func templateFunctions(t *testing.T) map[string]string {
 	return out
 }
 
-// background are the functions that serve no route: the scheduled health
-// check, and the publisher the table's stream invokes.
-var background = map[string]bool{"health-check": true, "publish-changes": true}
+// background are the functions that serve no route: the health pass's
+// scheduled scan and its queue's checker, and the publisher the table's
+// stream invokes.
+var background = map[string]bool{"health-scan": true, "health-check": true, "publish-changes": true}
 
 // TestEverythingAgrees fails when a route is missing from any of the places
 // that must name it.
@@ -237,6 +238,19 @@ func TestLayers(t *testing.T) {
 				t.Errorf("%s (with its tests) imports %s", pkg, d)
 			}
 		}
+	}
+	// The health pass's schedule scans and queues: it never checks a key,
+	// so it links neither the checker, the provider checks nor STS.
+	scan := deps("../../functions/health-scan")["github.com/acme/backup-credentials/functions/health-scan"]
+	for _, banned := range []string{"/shared/health/checker", "/shared/provider", "/shared/app/keys", "/service/sts"} {
+		for _, d := range scan {
+			if strings.HasSuffix(d, banned) {
+				t.Errorf("functions/health-scan links %s", d)
+			}
+		}
+	}
+	if !slices.Contains(scan, "github.com/acme/backup-credentials/shared/health") {
+		t.Errorf("functions/health-scan does not link the scanner: %v", scan)
 	}
 }
 

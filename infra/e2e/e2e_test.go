@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -42,13 +43,10 @@ func TestFunctionsUnderRIE(t *testing.T) {
 		t.Fatal(err)
 	}
 	fns, iam := startFunctions(t, table)
-	w := &rieWalk{t: t, ctx: ctx, fns: fns, id: "bc_00000000000000000000000000",
+	w := &rieWalk{t: t, ctx: ctx, fns: fns, table: table, id: "bc_00000000000000000000000000",
 		provider: []string{"http://host.docker.internal:5000", moto.URL}}
 	w.walkContract()
-	raw, err := fns["health-check"].Invoke(ctx, mustEvent(t, "health-check"))
-	if err != nil || !strings.Contains(string(raw), `"Complete":true`) {
-		t.Errorf("health-check answered %s (%v)\n%s", raw, err, fns["health-check"].Logs())
-	}
+	w.walkHealthPass()
 	publishTheWalk(t, ctx, fns["publish-changes"], table)
 	iam.check(t, slices.Sorted(maps.Keys(fns)))
 	for name, f := range fns {
@@ -75,7 +73,11 @@ func startFunctions(t *testing.T, table string) (map[string]*Function, *iamRecor
 	iam := newIAMRecorder()
 	recorder := httptest.NewServer(iam.proxy(target))
 	t.Cleanup(recorder.Close)
-	env := []string{"AWS_ENDPOINT_URL=" + recorder.URL, "AWS_REGION=us-east-1",
+	q, err := sqs.NewFromConfig(moto.Config()).CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(table)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"AWS_ENDPOINT_URL=" + recorder.URL, "AWS_REGION=us-east-1", "HEALTH_QUEUE_URL=" + aws.ToString(q.QueueUrl),
 		"TABLE_NAME=" + table, "SECRET_PREFIX=" + table + "/", "BACKUP_ENDPOINT_ALLOW_CIDRS=127.0.0.0/8", "EVENT_BUS_NAME=default",
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=60", "BACKUP_ENGINE_PRINCIPALS=arn:aws:sts::123456789012:assumed-role/backup-engine/session"}
 	dirs, err := os.ReadDir(filepath.Join(root, "functions"))
@@ -104,6 +106,7 @@ type rieWalk struct {
 	t        *testing.T
 	ctx      context.Context
 	fns      map[string]*Function
+	table    string
 	provider []string
 	id       string
 }
@@ -292,6 +295,58 @@ func (q *queue) drain(t *testing.T) []map[string]any {
 
 func mustEvent(t *testing.T, name string) []byte {
 	ev, err := Event(root, name, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// walkHealthPass runs a health pass through the real binaries: the scan
+// queues the walk's credential on moto's SQS, and the checker, handed what
+// the queue holds as the event source mapping would, checks it and fails
+// no message. events/health-check.json is such a batch.
+func (w *rieWalk) walkHealthPass() {
+	t := w.t
+	raw, err := w.fns["health-scan"].Invoke(w.ctx, mustEvent(t, "health-scan"))
+	if err != nil || !strings.Contains(string(raw), `"Complete":true`) || strings.Contains(string(raw), `"Enqueued":0`) {
+		t.Fatalf("health-scan answered %s (%v)\n%s", raw, err, w.fns["health-scan"].Logs())
+	}
+	api := sqs.NewFromConfig(moto.Config())
+	u, err := api.GetQueueUrl(w.ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(w.table)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued, err := api.ReceiveMessage(w.ctx, &sqs.ReceiveMessageInput{QueueUrl: u.QueueUrl, MaxNumberOfMessages: 10})
+	if err != nil || len(queued.Messages) == 0 {
+		t.Fatalf("health-scan queued nothing on moto's SQS (%v)", err)
+	}
+	var ev events.SQSEvent
+	var bodies []string
+	for _, m := range queued.Messages {
+		ev.Records = append(ev.Records, events.SQSMessage{MessageId: aws.ToString(m.MessageId), Body: aws.ToString(m.Body), EventSource: "aws:sqs"})
+		bodies = append(bodies, aws.ToString(m.Body))
+	}
+	if !strings.Contains(strings.Join(bodies, "\n"), w.id) {
+		t.Errorf("health-scan queued %v, not the walk's credential %s", bodies, w.id)
+	}
+	for _, batch := range [][]byte{mustJSON(t, ev), mustEventWith(t, "health-check", w.id)} {
+		raw, err := w.fns["health-check"].Invoke(w.ctx, batch)
+		if err != nil || strings.Contains(string(raw), "itemIdentifier") {
+			t.Errorf("health-check answered %s (%v)\n%s", raw, err, w.fns["health-check"].Logs())
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustEventWith(t *testing.T, name, id string) []byte {
+	ev, err := Event(root, name, id)
 	if err != nil {
 		t.Fatal(err)
 	}

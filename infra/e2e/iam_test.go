@@ -123,6 +123,11 @@ func actionsOf(service, target string, body []byte) []string {
 				}
 			}
 		}
+	case service == "secretsmanager" && op == "BatchGetSecretValue":
+		// Authorized on "*", then each secret's GetSecretValue on its ARN.
+		out = append(out, "secretsmanager:BatchGetSecretValue", "secretsmanager:GetSecretValue")
+	case service == "sqs" && strings.HasSuffix(op, "Batch"):
+		out = append(out, "sqs:"+strings.TrimSuffix(op, "Batch"))
 	case service == "secretsmanager" && op == "CreateSecret" && len(doc.Tags) > 0:
 		out = append(out, "secretsmanager:CreateSecret", "secretsmanager:TagResource")
 	default:

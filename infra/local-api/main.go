@@ -113,6 +113,7 @@ type localStorage struct {
 	store *dynamo.Store
 	vault interface {
 		backup.SecretStore
+		backup.SecretBatch
 		health.Secrets
 	}
 	inProcess bool
@@ -189,8 +190,12 @@ func serve(ctx context.Context, secret []byte) error {
 		if err != nil {
 			return fmt.Errorf("HEALTH_CHECK_INTERVAL: %w", err)
 		}
-		go healthEvery(ctx, &health.Runner{Store: ls.store, Secrets: ls.vault, Service: svc,
-			Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost}, interval)
+		pass, queue, err := newLocalPass(ctx, cfg, ls, svc)
+		if err != nil {
+			return err
+		}
+		ls.describe = append(ls.describe, "healthQueue", queue)
+		go pass.every(ctx, interval)
 	}
 	api := &httpapi.API{Service: svc, Auth: localauth.Auth{Secret: secret, Claims: cfg.Claims}, Logger: slog.Default()}
 	origins := parseOrigins(os.Getenv("LOCAL_CORS_ORIGINS"))
@@ -316,14 +321,6 @@ func (b teeBus) Put(ctx context.Context, evs []backup.Event) (int, error) {
 	return n, err
 }
 
-// healthEvery runs the health check every interval until ctx ends.
-func healthEvery(ctx context.Context, r *health.Runner, interval time.Duration) {
-	every(ctx, interval, "health check", func(ctx context.Context) error {
-		_, err := r.Run(ctx)
-		return err
-	})
-}
-
 // awsStorage builds the store and secret store on the endpoints the SDK's
 // AWS_ENDPOINT_URL_* variables name, with the SDK's usual credential chain,
 // creating the table if it is missing.
@@ -410,7 +407,12 @@ func healthCheckOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = (&health.Runner{Store: st, Secrets: sec, Service: svc, Concurrency: cfg.HealthConcurrency, PerHost: cfg.HealthHost}).Run(ctx)
+	pass, _, err := newLocalPass(ctx, cfg, localStorage{store: st, vault: sec, inProcess: true}, svc)
+	if err != nil {
+		return err
+	}
+	sum, err := pass.once(ctx)
+	slog.Info("health pass", "checked", sum.Checked, "healthy", sum.Healthy, "invalid", sum.Invalid, "unreachable", sum.Unreachable, "failed", sum.Failed)
 	return err
 }
 

@@ -76,6 +76,9 @@ type Config struct {
 	// HealthHost is how many of them may reach one endpoint host
 	// (HEALTH_CONCURRENCY_PER_HOST, 8).
 	HealthHost int
+	// HealthQueueURL is the queue the health scan feeds and the checkers
+	// consume (HEALTH_QUEUE_URL).
+	HealthQueueURL string
 	// AWS is the SDK configuration: region and credentials from the
 	// environment, as Lambda provides them.
 	AWS aws.Config
@@ -84,7 +87,7 @@ type Config struct {
 }
 
 // Endpoint returns the endpoint override for a service ("DYNAMODB",
-// "SECRETS_MANAGER", "STS", "EVENTBRIDGE"), or "" for AWS's own.
+// "SECRETS_MANAGER", "STS", "EVENTBRIDGE", "SQS"), or "" for AWS's own.
 func (c Config) Endpoint(service string) string {
 	if e := c.endpoints[service]; e != "" {
 		return e
@@ -118,10 +121,11 @@ func Load(lookup func(string) (string, bool), allowDefault string) (Config, erro
 			Organizations: or("CLAIM_ORGANIZATIONS", httpapi.DefaultClaims.Organizations),
 			Role:          or("CLAIM_ROLE", httpapi.DefaultClaims.Role),
 		},
-		EventBus:  or("EVENT_BUS_NAME", "default"),
-		endpoints: map[string]string{"": getenv("AWS_ENDPOINT_URL")},
+		EventBus:       or("EVENT_BUS_NAME", "default"),
+		HealthQueueURL: getenv("HEALTH_QUEUE_URL"),
+		endpoints:      map[string]string{"": getenv("AWS_ENDPOINT_URL")},
 	}
-	for _, s := range []string{"DYNAMODB", "SECRETS_MANAGER", "STS", "EVENTBRIDGE"} {
+	for _, s := range []string{"DYNAMODB", "SECRETS_MANAGER", "STS", "EVENTBRIDGE", "SQS"} {
 		cfg.endpoints[s] = getenv("AWS_ENDPOINT_URL_" + s)
 	}
 	allow, set := lookup("BACKUP_ENDPOINT_ALLOW_CIDRS")

@@ -99,6 +99,18 @@ type SecretStore interface {
 	DeleteSecret(ctx context.Context, id string) error
 }
 
+// A SecretRef names one version of a credential's secret ("" for the
+// current one).
+type SecretRef struct{ ID, Version string }
+
+// SecretBatch reads many secrets at once, as the health check does: each
+// secret key by credential ID, and the credentials whose secret could not
+// be read (ENotFound when it is gone); an error only when a call failed as
+// a whole.
+type SecretBatch interface {
+	GetSecrets(ctx context.Context, refs []SecretRef) (map[string]string, map[string]error, error)
+}
+
 // Checker asks an S3 provider whether it accepts keys. It returns a result
 // for every answer the provider gives (or fails to give), and an error only
 // when it may not ask: EEndpointNotAllowed, or an internal failure.
@@ -112,4 +124,64 @@ type Checker interface {
 // when it did not answer); an error only when it could not ask.
 type RoleAssumer interface {
 	AssumeRole(ctx context.Context, r RoleSession) (*TempCredentials, CheckResult, error)
+}
+
+// HealthPass is the progress of one scheduled health pass: when it started,
+// when its scan finished, and its counters (PassEnqueued, PassSkipped, the
+// health statuses, PassFailed, PassDeferred).
+type HealthPass struct {
+	ID        string
+	StartedAt time.Time
+	ScannedAt *time.Time
+	Counts    map[string]int64
+}
+
+// The counters of a health pass besides the health statuses.
+const (
+	PassEnqueued = "enqueued" // credentials the scan queued for a check
+	PassSkipped  = "skipped"  // refused keys checked less than a day ago
+	PassFailed   = "failed"   // checks that could not be made or recorded
+	PassDeferred = "deferred" // checks put back for later (host busy, second attempt)
+)
+
+// SlotRequest asks for up to Want of Limit slots of Host's cap, held until
+// Expires. When none is free, Join of the checks (those without one) take
+// tickets in the host's line. A backed-off host gives none.
+type SlotRequest struct {
+	Host              string
+	Want, Join, Limit int
+	Now, Expires      time.Time
+}
+
+// HostSlots is what a checker got of a host's cap: the lease to give its
+// slots back with and how many (0 when none was free). When none was free:
+// the first of the tickets the joining checks took in the host's line, how
+// many of the line's checks were served, and how long the host's checks
+// take (0 when it cannot say yet), from which a check's turn follows. When
+// the host is backed off, until when.
+type HostSlots struct {
+	Lease          string
+	Got            int
+	Ticket, Served int64
+	Each           time.Duration
+	BackedOffUntil time.Time
+}
+
+// Wait is how long until the turn of a check with ticket in a line of
+// limit slots: 0 when it has come, or when the line cannot say.
+func (h HostSlots) Wait(ticket int64, limit int) time.Duration {
+	if ticket <= h.Served || limit <= 0 {
+		return 0
+	}
+	return time.Duration(ticket-h.Served) * h.Each / time.Duration(limit)
+}
+
+// SlotRelease gives back one slot of a lease (0 to the number got), with
+// how many checks it served, and how many of them the host answered and in
+// how long (the host's average check, which the line's waits use).
+type SlotRelease struct {
+	Host, Lease      string
+	Slot             int
+	Served, Answered int
+	Busy             time.Duration
 }

@@ -1,33 +1,85 @@
-// Package health provides the scheduled re-check of every stored credential:
-// it walks the table page by page, checks each credential's keys with bounded
-// concurrency and a cap per endpoint host, records the result (the table's
-// stream announces status changes), sweeps orphaned secrets, and stops in
-// time for the Lambda deadline, leaving a cursor for the next run.
+// Package health is the scheduled half of the health pass: it scans every
+// stored credential from where the last run stopped, queues their IDs for
+// the checkers (package checker) in messages of up to 20 that share an
+// endpoint host, keeps the pass's progress in an item, sweeps orphaned
+// secrets when the scan is done, and stops in time for the Lambda deadline,
+// leaving a cursor for the next run. It never calls a provider: what it
+// links is the table, the queue and the vault's listing.
 package health
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/acme/backup-credentials/shared/awstime"
 	"github.com/acme/backup-credentials/shared/backup"
 )
 
-// Store is the part of the credential store a run uses.
+// MaxIDs is how many credential IDs one message carries.
+const MaxIDs = 20
+
+// A Message asks a checker to check credentials: their IDs, the pass it
+// belongs to, which attempt this is (2: the first found the endpoint
+// unreachable), how often it was put back because its host was busy, and
+// its ticket in that host's line.
+type Message struct {
+	Pass      string   `json:"pass"`
+	IDs       []string `json:"ids"`
+	Attempt   int      `json:"attempt"`
+	Deferrals int      `json:"deferrals,omitempty"`
+	Ticket    int64    `json:"ticket,omitempty"`
+}
+
+// Outgoing is a message to send, visible to the checkers after Delay.
+type Outgoing struct {
+	Message Message
+	Delay   time.Duration
+}
+
+// Queue carries messages from the scanner to the checkers and back.
+type Queue interface {
+	Send(ctx context.Context, ms []Outgoing) error
+}
+
+// HostOf is the host a credential's checks go to: its endpoint's host name
+// and port (when it names one), or for a role, the region's STS.
+func HostOf(c *backup.Credential) string {
+	if c.IsRole() {
+		return "sts." + c.Region + ".amazonaws.com"
+	}
+	u, err := url.Parse(c.Endpoint)
+	if err != nil {
+		return c.Endpoint
+	}
+	return strings.ToLower(u.Host)
+}
+
+// RefusedRecheck is how long a credential whose keys the provider refused
+// waits for its next scheduled check: it cannot recover by itself, and a
+// refused AssumeRole each hour fills the customer's CloudTrail with
+// denials. A change of its keys, endpoint, region or role checks it at
+// once, and so does "check now".
+const RefusedRecheck = 24 * time.Hour
+
+// due reports whether the schedule checks c now.
+func due(c *backup.Credential, now time.Time) bool {
+	h := c.Health
+	return h.Status != backup.HealthInvalid || h.CheckedAt == nil || now.Sub(*h.CheckedAt) >= RefusedRecheck
+}
+
+// Store is the part of the credential store the scanner uses.
 type Store interface {
 	ScanCredentials(ctx context.Context, after string, limit int) ([]*backup.Credential, string, error)
-	RecordHealth(ctx context.Context, checked *backup.Credential, h backup.Health) (*backup.Credential, error)
 	CredentialsExist(ctx context.Context, ids []string) (map[string]bool, error)
 	HealthCursor(ctx context.Context) (string, error)
 	SaveHealthCursor(ctx context.Context, position string) error
+	StartHealthPass(ctx context.Context, pass string, at time.Time) error
+	AddHealthProgress(ctx context.Context, pass string, counts map[string]int, scannedAt *time.Time) error
+	HealthPass(ctx context.Context) (*backup.HealthPass, error)
 }
 
 // Secrets is the part of the secret store the orphan sweep uses.
@@ -36,25 +88,16 @@ type Secrets interface {
 	DeleteSecret(ctx context.Context, id string) error
 }
 
-// Runner runs health checks.
-type Runner struct {
+// Scanner is the scheduled function's work.
+type Scanner struct {
 	Store   Store
-	Secrets Secrets
-	// Service checks one credential (its CheckHealth reads the secret).
-	Service *backup.Service
+	Queue   Queue
+	Secrets Secrets // nil: no orphan sweep
 	Logger  *slog.Logger
-	// Concurrency bounds the checks in flight; PerHost bounds them per
-	// endpoint address (the address its host resolves to, so that names
-	// made up under a wildcard DNS record share one cap).
-	Concurrency, PerHost int
-	// Resolver looks endpoint hosts up for the per-host cap; nil means
-	// net.DefaultResolver.
-	Resolver interface {
-		LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
-	}
-	// PageSize is how many credentials one scan reads.
-	PageSize int
-	// Margin is how long before the deadline a run stops starting checks.
+	// PageSize is how many credentials one scan reads; Window how many
+	// are queued between two saves of the cursor.
+	PageSize, Window int
+	// Margin is how long before the deadline a run stops scanning.
 	Margin time.Duration
 	// OrphanAge is how old a secret without a credential must be before the
 	// sweep deletes it, so an in-flight create is left alone.
@@ -62,36 +105,23 @@ type Runner struct {
 	Now       func() time.Time
 }
 
-// Summary is what one run did.
+// Summary is what one scan run did.
 type Summary struct {
-	Checked, Healthy, Invalid, Unreachable, Failed int
-	Changed, OrphansDeleted                        int
-	// RotationDue counts credentials whose keys were found due for
-	// rotation for the first time.
-	RotationDue int
-	Complete    bool
-	// SweepRefused is set when the orphan sweep deleted nothing because too
-	// many secrets looked orphaned.
-	SweepRefused bool
-	Duration     time.Duration
-	// AWS is the time during which at least one of its AWS and provider
-	// calls was in flight (concurrent calls count once).
-	AWS      time.Duration
-	AWSCalls int
+	Pass                    string
+	Enqueued, Skipped, Sent int // credentials queued and skipped; messages sent
+	Complete                bool
+	OrphansDeleted          int
+	SweepRefused            bool
+	Duration, AWS           time.Duration
+	AWSCalls                int
 }
 
-func (r *Runner) defaults() {
-	if r.Concurrency <= 0 {
-		r.Concurrency = 32
-	}
-	if r.PerHost <= 0 {
-		r.PerHost = 8
-	}
+func (r *Scanner) defaults() {
 	if r.PageSize <= 0 {
 		r.PageSize = 100
 	}
-	if r.Resolver == nil {
-		r.Resolver = net.DefaultResolver
+	if r.Window <= 0 {
+		r.Window = 2000
 	}
 	if r.OrphanAge <= 0 {
 		r.OrphanAge = time.Hour
@@ -104,159 +134,17 @@ func (r *Runner) defaults() {
 	}
 }
 
-// page is one scanned page in flight: where it started, how many of its
-// checks are still running, and whether any was skipped for lack of time.
-type page struct {
-	start   string
-	pending sync.WaitGroup
-	skipped atomic.Bool
-}
-
-// lookahead is how many pages may be in flight at once: enough that one slow
-// host does not starve the others, few enough that memory stays flat.
-const lookahead = 4
-
-// Run checks credentials from where the last run stopped until the table is
+// Run queues credentials from where the last run stopped until the table is
 // done or ctx's deadline minus Margin, then sweeps orphans if time is left.
-func (r *Runner) Run(ctx context.Context) (Summary, error) {
+// The cursor moves only past credentials whose messages were sent, so a run
+// that dies loses nothing; one that dies after sending and before saving
+// queues some twice, which the checkers' conditional writes make harmless.
+func (r *Scanner) Run(ctx context.Context) (Summary, error) {
 	r.defaults()
 	began := time.Now()
 	ctx, clock := awstime.Start(ctx)
-	var sum Summary
-	stopAt := time.Time{}
-	if d, ok := ctx.Deadline(); ok {
-		stopAt = d.Add(-r.Margin)
-	}
-	timeLeft := func() bool { return ctx.Err() == nil && (stopAt.IsZero() || r.Now().Before(stopAt)) }
-
-	position, err := r.Store.HealthCursor(ctx)
-	if err != nil {
-		return sum, err
-	}
-	// saved is the position the table holds: the cursor is written only
-	// when it moves, so a run that starts and ends at the start of the
-	// table (every run, where the credentials fit in one run) writes none.
-	saved := position
-	save := func(at string) error {
-		if at == saved {
-			return nil
-		}
-		if err := r.Store.SaveHealthCursor(context.WithoutCancel(ctx), at); err != nil {
-			return err
-		}
-		saved = at
-		return nil
-	}
-	var (
-		mu     sync.Mutex
-		slots  = make(chan struct{}, r.Concurrency)
-		hosts  = map[string]chan struct{}{}
-		keys   = map[string]string{} // host name -> the address it caps under
-		pages  []*page
-		resume *string // start of the earliest page with a skipped check
-	)
-	hostSlot := func(endpoint string) chan struct{} {
-		host := hostOf(endpoint)
-		mu.Lock()
-		key, known := keys[host]
-		mu.Unlock()
-		if !known {
-			key = r.addressOf(ctx, host) // once per host and run
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		keys[host] = key
-		if hosts[key] == nil {
-			hosts[key] = make(chan struct{}, r.PerHost)
-		}
-		return hosts[key]
-	}
-	settle := func(p *page) {
-		p.pending.Wait()
-		if p.skipped.Load() && resume == nil {
-			resume = &p.start
-		}
-	}
-	// checkpoint saves where the next run starts if this one dies now: the
-	// earliest page not finished.
-	checkpoint := func(at string) {
-		if resume != nil {
-			at = *resume
-		}
-		if err := save(at); err != nil {
-			r.Logger.ErrorContext(ctx, "save health cursor", "error", err)
-		}
-	}
-	done := false
-	var scanErr error
-	for !done && timeLeft() {
-		cs, next, err := r.Store.ScanCredentials(ctx, position, r.PageSize)
-		if err != nil {
-			// Finish what is in flight, record where to go on, then fail.
-			scanErr = fmt.Errorf("scan credentials from %q: %w", position, err)
-			break
-		}
-		p := &page{start: position}
-		pages = append(pages, p)
-		for _, c := range cs {
-			p.pending.Add(1)
-			// A check waits for its host's slot before it takes one of the
-			// run's, so checks queued behind a slow host hold no run slot.
-			go func() {
-				defer p.pending.Done()
-				host := hostSlot(c.Endpoint)
-				host <- struct{}{}
-				defer func() { <-host }()
-				slots <- struct{}{}
-				defer func() { <-slots }()
-				if !timeLeft() {
-					p.skipped.Store(true)
-					return
-				}
-				changed, due, status, err := r.checkOne(ctx, c)
-				if err != nil && ctx.Err() != nil {
-					// Cut short by the deadline: checked again next run.
-					p.skipped.Store(true)
-					return
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				sum.count(status, err)
-				if err != nil {
-					r.Logger.ErrorContext(ctx, "health check", "credentialId", c.ID, "error", err)
-				}
-				if changed {
-					sum.Changed++
-				}
-				if due {
-					sum.RotationDue++
-				}
-			}()
-		}
-		position, done = next, next == ""
-		if len(pages) >= lookahead {
-			settle(pages[0])
-			pages = pages[1:]
-			checkpoint(pages[0].start)
-		}
-	}
-	for _, p := range pages {
-		settle(p)
-	}
-	if resume != nil {
-		position, done = *resume, false
-	}
-	sum.Complete = done && scanErr == nil
-	if err := save(position); err != nil {
-		return sum, err
-	}
-	if scanErr != nil {
-		sum.Duration = time.Since(began)
-		sum.AWS, sum.AWSCalls = clock.Spent()
-		r.report(ctx, sum)
-		return sum, scanErr
-	}
-	if sum.Complete && timeLeft() && r.Secrets != nil {
+	sum, err := r.scan(ctx)
+	if err == nil && sum.Complete && r.timeLeft(ctx) && r.Secrets != nil {
 		n, refused, err := r.sweep(ctx)
 		sum.OrphansDeleted, sum.SweepRefused = n, refused
 		if err != nil {
@@ -266,136 +154,125 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	sum.Duration = time.Since(began)
 	sum.AWS, sum.AWSCalls = clock.Spent()
 	r.report(ctx, sum)
+	return sum, err
+}
+
+func (r *Scanner) timeLeft(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ctx.Err() == nil && (!ok || r.Now().Before(d.Add(-r.Margin)))
+}
+
+// pass returns the pass a run at position belongs to, starting one at the
+// start of the table.
+func (r *Scanner) pass(ctx context.Context, position string) (string, error) {
+	if position != "" {
+		p, err := r.Store.HealthPass(ctx)
+		if err != nil {
+			return "", err
+		}
+		if p != nil {
+			return p.ID, nil
+		}
+	}
+	at := r.Now().UTC()
+	id := at.Format(time.RFC3339Nano)
+	return id, r.Store.StartHealthPass(ctx, id, at)
+}
+
+func (r *Scanner) scan(ctx context.Context) (Summary, error) {
+	var sum Summary
+	position, err := r.Store.HealthCursor(ctx)
+	if err != nil {
+		return sum, err
+	}
+	if sum.Pass, err = r.pass(ctx, position); err != nil {
+		return sum, err
+	}
+	for r.timeLeft(ctx) {
+		w := packer{pass: sum.Pass}
+		next, err := r.window(ctx, position, &w)
+		if err != nil {
+			return sum, err
+		}
+		if err := r.Queue.Send(ctx, w.out); err != nil {
+			return sum, fmt.Errorf("queue health checks: %w", err)
+		}
+		sum.Enqueued, sum.Skipped, sum.Sent = sum.Enqueued+w.ids, sum.Skipped+w.skipped, sum.Sent+len(w.out)
+		var scanned *time.Time
+		if next == "" {
+			at := r.Now()
+			scanned = &at
+		}
+		counts := map[string]int{backup.PassEnqueued: w.ids, backup.PassSkipped: w.skipped}
+		if err := r.Store.AddHealthProgress(ctx, sum.Pass, counts, scanned); err != nil {
+			r.Logger.ErrorContext(ctx, "record health progress", "error", err)
+		}
+		if next != position {
+			if err := r.Store.SaveHealthCursor(context.WithoutCancel(ctx), next); err != nil {
+				return sum, err
+			}
+		}
+		if position = next; next == "" {
+			sum.Complete = true
+			break
+		}
+	}
 	return sum, nil
 }
 
-// addressOf returns the address a host's checks are capped under: the
-// host's lowest address, or the name itself when it does not resolve (the
-// check will say so).
-func (r *Runner) addressOf(ctx context.Context, host string) string {
-	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
-		return a.Unmap().String()
-	}
-	lookup, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	addrs, err := r.Resolver.LookupNetIP(lookup, "ip", host)
-	if err != nil || len(addrs) == 0 {
-		return host
-	}
-	lowest := addrs[0].Unmap()
-	for _, a := range addrs[1:] {
-		if a.Unmap().Less(lowest) {
-			lowest = a.Unmap()
+// window scans up to Window credentials from position into w and returns
+// where the next window starts ("" when the table is done).
+func (r *Scanner) window(ctx context.Context, position string, w *packer) (string, error) {
+	now := r.Now()
+	for scanned := 0; scanned < r.Window; {
+		cs, next, err := r.Store.ScanCredentials(ctx, position, r.PageSize)
+		if err != nil {
+			return "", fmt.Errorf("scan credentials from %q: %w", position, err)
+		}
+		for _, c := range cs {
+			w.add(c, now)
+		}
+		scanned += len(cs)
+		if position = next; next == "" {
+			break
 		}
 	}
-	return lowest.String()
+	w.flush()
+	return position, nil
 }
 
-func hostOf(endpoint string) string {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return endpoint
-	}
-	return strings.ToLower(u.Hostname())
+// packer packs one window's credential IDs into messages by host, so that
+// one message's checks share a host's slots.
+type packer struct {
+	pass         string
+	byHost       map[string][]string
+	out          []Outgoing
+	ids, skipped int
 }
 
-func (s *Summary) count(status string, err error) {
-	if err != nil {
-		s.Failed++
+func (p *packer) add(c *backup.Credential, now time.Time) {
+	if !due(c, now) {
+		p.skipped++
 		return
 	}
-	s.Checked++
-	switch status {
-	case backup.HealthHealthy:
-		s.Healthy++
-	case backup.HealthInvalid:
-		s.Invalid++
-	case backup.HealthUnreachable:
-		s.Unreachable++
+	if p.byHost == nil {
+		p.byHost = map[string][]string{}
+	}
+	h := HostOf(c)
+	p.byHost[h] = append(p.byHost[h], c.ID)
+	p.ids++
+	if len(p.byHost[h]) == MaxIDs {
+		p.emit(h)
 	}
 }
 
-// checkOne checks and records one credential, and reports whether its status
-// changed by this result and whether its keys were found due for rotation
-// (the table's stream announces both).
-func (r *Runner) checkOne(ctx context.Context, c *backup.Credential) (changed, due bool, status string, err error) {
-	if due, err = r.Service.AnnounceRotation(ctx, c); err != nil {
-		return false, false, "", err
-	}
-	if due {
-		r.Logger.InfoContext(ctx, "keys due for rotation", "credentialId", c.ID, "keysChangedAt", c.KeysChangedAt)
-	}
-	h, err := r.Service.CheckHealth(ctx, c)
-	if err != nil {
-		return false, due, "", fmt.Errorf("check %s: %w", c.ID, err)
-	}
-	got, err := r.Store.RecordHealth(ctx, c, h)
-	if backup.ErrorCode(err) == backup.ENotFound {
-		return false, due, h.Status, nil // deleted during the run: not re-created
-	}
-	if err != nil {
-		return false, due, "", fmt.Errorf("record health of %s: %w", c.ID, err)
-	}
-	recorded := got.Health.CheckedAt != nil && h.CheckedAt != nil && got.Health.CheckedAt.Equal(*h.CheckedAt) && got.Health.Status == h.Status
-	if !recorded || c.Health.Status == h.Status {
-		return false, due, h.Status, nil
-	}
-	return true, due, h.Status, nil
+func (p *packer) emit(h string) {
+	p.out = append(p.out, Outgoing{Message: Message{Pass: p.pass, IDs: p.byHost[h], Attempt: 1}})
+	delete(p.byHost, h)
 }
 
-// sweep deletes secrets older than OrphanAge whose credential is gone.
-func (r *Runner) sweep(ctx context.Context) (deleted int, refused bool, err error) {
-	// First pass: which secrets look orphaned. Only a secret whose name is
-	// the prefix and a credential ID, and whose tag names that same
-	// credential, can be this service's; any other is left alone.
-	var batch, orphans []string
-	seen := 0
-	flush := func() error {
-		exist, err := r.Store.CredentialsExist(ctx, batch)
-		if err != nil {
-			return err
-		}
-		for _, id := range batch {
-			if !exist[id] {
-				orphans = append(orphans, id)
-			}
-		}
-		batch = batch[:0]
-		return nil
+func (p *packer) flush() {
+	for h := range p.byHost {
+		p.emit(h)
 	}
-	err = r.Secrets.ListSecrets(ctx, func(found backup.StoredSecret) error {
-		seen++
-		if !backup.ValidID(found.NameID) || found.TagID != found.NameID || r.Now().Sub(found.Created) < r.OrphanAge {
-			return nil
-		}
-		if batch = append(batch, found.NameID); len(batch) == 100 {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil && len(batch) > 0 {
-		err = flush()
-	}
-	if err != nil {
-		return 0, false, err
-	}
-	// A sweep that would delete a large part of the vault is not sweeping
-	// orphans: the table is the wrong one, or was restored from an old
-	// backup. Delete nothing and say so.
-	if len(orphans) > 1 && len(orphans)*100 > seen*MaxOrphanPercent {
-		r.Logger.ErrorContext(ctx, "orphan sweep refused: too many secrets look orphaned; check TABLE_NAME and SECRET_PREFIX",
-			"orphans", len(orphans), "secrets", seen, "maxPercent", MaxOrphanPercent)
-		return 0, true, nil
-	}
-	for _, id := range orphans {
-		if err := r.Secrets.DeleteSecret(ctx, id); err != nil {
-			return deleted, false, err
-		}
-		deleted++
-	}
-	return deleted, false, nil
 }
-
-// MaxOrphanPercent is the share of the vault's secrets above which the
-// orphan sweep deletes nothing.
-const MaxOrphanPercent = 5

@@ -31,6 +31,7 @@ import (
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/eventbus"
 	"github.com/acme/backup-credentials/shared/health"
+	"github.com/acme/backup-credentials/shared/health/checker"
 	"github.com/acme/backup-credentials/shared/provider"
 	"github.com/acme/backup-credentials/shared/secrets"
 	"github.com/acme/backup-credentials/shared/stream"
@@ -116,8 +117,40 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-func (w *world) runner() *health.Runner {
-	return &health.Runner{Store: w.store, Secrets: w.secrets, Service: w.svc, Concurrency: 8, PerHost: 4}
+// pass is one health pass: the scanner, and the checker on an in-process
+// queue drained to the end (second attempts without their wait).
+type pass struct {
+	scanner *health.Scanner
+	checker *checker.Checker
+	queue   *health.MemoryQueue
+}
+
+type (
+	scanned = health.Summary
+	checked = checker.Summary
+)
+
+// passSummary is what the scan and the checks did.
+type passSummary struct {
+	scanned
+	checked
+}
+
+func (w *world) runner() *pass {
+	q := &health.MemoryQueue{}
+	return &pass{queue: q, scanner: &health.Scanner{Store: w.store, Secrets: w.secrets, Queue: q},
+		checker: &checker.Checker{Store: w.store, Slots: w.store, Secrets: w.secrets, Service: w.svc, Queue: q, Concurrency: 8, PerHost: 4}}
+}
+
+// Run scans, then checks what the scan queued.
+func (p *pass) Run(ctx context.Context) (passSummary, error) {
+	var sum passSummary
+	var err error
+	if sum.scanned, err = p.scanner.Run(ctx); err != nil {
+		return sum, err
+	}
+	sum.checked, err = checker.Drain(ctx, p.queue, p.checker)
+	return sum, err
 }
 
 // events publishes the table's stream as the deployed publisher does, and
@@ -263,19 +296,19 @@ func TestRunRecordsAndAnnounces(t *testing.T) {
 	}
 }
 
-// deletingStore deletes a credential after the run has read it and before
-// the run records its health.
+// deletingStore deletes a credential after the checker has read it and
+// before it records its health.
 type deletingStore struct {
 	*dynamo.Store
 	victim string
 }
 
-func (d deletingStore) ScanCredentials(ctx context.Context, after string, limit int) ([]*backup.Credential, string, error) {
-	cs, next, err := d.Store.ScanCredentials(ctx, after, limit)
+func (d deletingStore) Credentials(ctx context.Context, ids []string) ([]*backup.Credential, error) {
+	cs, err := d.Store.Credentials(ctx, ids)
 	if err == nil {
 		_, err = d.Store.DeleteCredential(ctx, d.victim, []string{"org-1"}, backup.HistoryEntry{At: time.Now(), By: "test", Action: backup.ActionDeleted})
 	}
-	return cs, next, err
+	return cs, err
 }
 
 func TestDeletedDuringRunIsNotRecreated(t *testing.T) {
@@ -287,7 +320,7 @@ func TestDeletedDuringRunIsNotRecreated(t *testing.T) {
 	}
 	c := w.store_("org-1", s3.URL, keys)
 	r := w.runner()
-	r.Store = deletingStore{w.store, c.ID}
+	r.checker.Store = deletingStore{w.store, c.ID}
 	if _, err := r.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +363,7 @@ func TestOrphanSweep(t *testing.T) {
 		t.Fatalf("young orphan: %+v %v", sum, err)
 	}
 	r := w.runner()
-	r.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	r.scanner.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
 	if sum, err = r.Run(ctx); err != nil || sum.OrphansDeleted != 1 || sum.SweepRefused {
 		t.Fatalf("old orphan: %+v %v", sum, err)
 	}
@@ -368,7 +401,7 @@ func TestSweepDeletesOnlyItsOwn(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := w.runner()
-	r.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	r.scanner.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
 	sum, err := r.Run(ctx)
 	if err != nil || sum.OrphansDeleted != 1 {
 		t.Fatalf("run: %+v %v", sum, err)
@@ -403,8 +436,8 @@ func TestSweepRefusesWhenTooManyLookOrphaned(t *testing.T) {
 	health.MetricsOut = &metrics
 	defer func() { health.MetricsOut = os.Stdout }()
 	r := w.runner()
-	r.Store = dynamo.New(ddb, wrong)
-	r.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	r.scanner.Store = dynamo.New(ddb, wrong)
+	r.scanner.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
 	sum, err := r.Run(ctx)
 	if err != nil || sum.OrphansDeleted != 0 || !sum.SweepRefused {
 		t.Fatalf("run on the wrong table: %+v %v", sum, err)
@@ -443,47 +476,96 @@ func provider_(t *testing.T, clk *clock) string {
 	return srv.URL
 }
 
-// TestStopsBeforeDeadlineAndResumes: a run stops starting checks Margin
-// before its deadline, saves where to go on, and the next run finishes:
-// together they check everything, re-checking at most one page. The
-// deadline is on the run's clock, which only checks move.
-func TestStopsBeforeDeadlineAndResumes(t *testing.T) {
+// tickingScan moves a clock a minute with each page it scans.
+type tickingScan struct {
+	health.Store
+	clk *clock
+}
+
+func (s tickingScan) ScanCredentials(ctx context.Context, after string, limit int) ([]*backup.Credential, string, error) {
+	s.clk.advance(time.Minute)
+	return s.Store.ScanCredentials(ctx, after, limit)
+}
+
+// TestScanStopsBeforeDeadlineAndResumes: a scan stops Margin before its
+// deadline, having saved where to go on, and the next run queues the rest:
+// together they queue every credential once. The deadline is on the run's
+// clock, which only scans move.
+func TestScanStopsBeforeDeadlineAndResumes(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	start := time.Now()
 	clk := &clock{now: start}
-	endpoint := provider_(t, clk)
+	endpoint := provider_(t, &clock{now: start})
 	const n = 24
 	for range n {
 		w.store_("org-1", endpoint, testkit.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
 	}
 	r := w.runner()
-	r.Concurrency, r.PerHost, r.PageSize, r.Now = 2, 2, 5, clk.Now
-	// Real time gives an hour; the run's clock reaches the deadline minus
-	// Margin after about 8 checks.
+	r.scanner.Store, r.scanner.PageSize, r.scanner.Window, r.scanner.Now = tickingScan{w.store, clk}, 2, 2, clk.Now
 	deadline, cancel := context.WithDeadline(ctx, start.Add(10*time.Minute))
 	defer cancel()
-	r.Margin = 2 * time.Minute
-	first, err := r.Run(deadline)
+	r.scanner.Margin = 2 * time.Minute
+	first, err := r.scanner.Run(deadline)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.Complete || first.Checked < 8 || first.Checked > 8+r.Concurrency {
-		t.Fatalf("first run = %+v, want about 8 checks", first)
+	// A page holds at most 2 credentials (the table's other items count
+	// towards a scan's limit): 8 pages, at most 16.
+	if first.Complete || first.Enqueued == 0 || first.Enqueued > 16 {
+		t.Fatalf("first run = %+v, want 8 pages of at most 2 queued", first)
 	}
-	r.Now = time.Now
-	second, err := r.Run(ctx)
-	if err != nil {
-		t.Fatal(err)
+	r.scanner.Now = time.Now
+	second, err := r.scanner.Run(ctx)
+	if err != nil || !second.Complete || second.Pass != first.Pass {
+		t.Fatalf("second run = %+v, %v; want the first's pass finished", second, err)
 	}
-	if !second.Complete {
-		t.Fatalf("second run = %+v", second)
+	if first.Enqueued+second.Enqueued != n {
+		t.Errorf("queued %d + %d, want %d", first.Enqueued, second.Enqueued, n)
 	}
-	if total := first.Checked + second.Checked; total < n || total > n+r.PageSize {
-		t.Errorf("checked %d + %d, want %d to %d", first.Checked, second.Checked, n, n+r.PageSize)
+	sum, err := checker.Drain(ctx, r.queue, r.checker)
+	if err != nil || sum.Checked != n {
+		t.Fatalf("checks = %+v, %v", sum, err)
+	}
+	p, err := w.store.HealthPass(ctx)
+	if err != nil || p.ID != first.Pass || p.ScannedAt == nil || p.Counts[backup.PassEnqueued] != n || p.Counts[backup.HealthInvalid] != n {
+		t.Errorf("pass item = %+v, %v; want %d queued and found invalid", p, err, n)
 	}
 	if events := w.events(); len(events) != n {
 		t.Errorf("%d events, want one per credential (%d)", len(events), n)
+	}
+}
+
+// TestCheckerPutsBackWhatItHasNoTimeFor: a checker stops starting checks
+// Margin before its deadline and puts the rest back on the queue, none
+// failed; the next invocations check them.
+func TestCheckerPutsBackWhatItHasNoTimeFor(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	start := time.Now()
+	clk := &clock{now: start}
+	endpoint := provider_(t, clk)
+	const n = 20
+	for range n {
+		w.store_("org-1", endpoint, testkit.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
+	}
+	r := w.runner()
+	if _, err := r.scanner.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.checker.Now, r.checker.PerHost, r.checker.Margin = clk.Now, 1, 2*time.Minute
+	deadline, cancel := context.WithDeadline(ctx, start.Add(10*time.Minute))
+	defer cancel()
+	ms := r.queue.TakeAll(10)
+	failed, first := r.checker.Handle(deadline, ms)
+	r.queue.Done(len(ms), nil, 0)
+	if len(failed) != 0 || first.Checked != 8 || first.Deferred != n-8 {
+		t.Fatalf("first invocation = %+v, failed %v; want 8 checked, the rest put back", first, failed)
+	}
+	r.checker.Now = time.Now
+	rest, err := checker.Drain(ctx, r.queue, r.checker)
+	if err != nil || rest.Checked != n-8 {
+		t.Errorf("the rest = %+v, %v", rest, err)
 	}
 }
 
@@ -498,7 +580,7 @@ func (c *cursorWrites) SaveHealthCursor(ctx context.Context, position string) er
 	return c.Store.SaveHealthCursor(ctx, position)
 }
 
-// TestCursorWrittenOnlyWhenItMoves: a run that fails part way saves where
+// TestCursorWrittenOnlyWhenItMoves: a scan that fails part way saves where
 // to go on, the run that finishes from there resets it, and a run that
 // starts and ends at the start of the table (the usual run) writes nothing.
 func TestCursorWrittenOnlyWhenItMoves(t *testing.T) {
@@ -509,8 +591,8 @@ func TestCursorWrittenOnlyWhenItMoves(t *testing.T) {
 		w.store_("org-1", endpoint, testkit.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
 	}
 	cursor := &cursorWrites{Store: w.store}
-	r := w.runner()
-	r.Store, r.PageSize = &failingScan{Store: cursor, failAt: 2}, 5
+	r := w.runner().scanner
+	r.Store, r.PageSize, r.Window = &failingScan{Store: cursor, failAt: 2}, 5, 1
 	if sum, err := r.Run(ctx); err == nil || sum.Complete {
 		t.Fatalf("first run = %+v, %v; want its second page to fail", sum, err)
 	}
@@ -519,7 +601,7 @@ func TestCursorWrittenOnlyWhenItMoves(t *testing.T) {
 	}
 	// From here the table fits in one page, as a small one does at the
 	// default page size.
-	r.Store, r.PageSize = cursor, 1000
+	r.Store, r.PageSize, r.Window = cursor, 1000, 1000
 	for run, want := range []int{1, 0, 0} {
 		cursor.saved = nil
 		sum, err := r.Run(ctx)
@@ -545,38 +627,32 @@ func (f *failingScan) ScanCredentials(ctx context.Context, after string, limit i
 	return f.Store.ScanCredentials(ctx, after, limit)
 }
 
-// TestScanFailureLosesNothing: when a scan page fails, the run waits for
-// its checks in flight, announces every change it recorded, saves where to
-// go on, and fails; the next run finishes the rest.
+// TestScanFailureLosesNothing: when a page's scan fails, the pages before
+// it are queued and the cursor is after them; the run fails; the
+// next run queues the rest: nothing is queued twice, nothing is missed.
 func TestScanFailureLosesNothing(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
-	clk := &clock{now: time.Now()}
-	endpoint := provider_(t, clk)
+	endpoint := provider_(t, &clock{now: time.Now()})
 	const n = 30
 	for range n {
 		w.store_("org-1", endpoint, testkit.Keys{AccessKeyID: "AKIAX", SecretKey: "s"})
 	}
 	r := w.runner()
-	r.Concurrency, r.PerHost, r.PageSize = 4, 4, 5
-	scan := &failingScan{Store: w.store, failAt: 4}
-	r.Store = scan
-	first, err := r.Run(ctx)
-	if err == nil || first.Complete {
-		t.Fatalf("first run = %+v, %v; want it to fail", first, err)
+	r.scanner.PageSize, r.scanner.Window = 5, 1
+	r.scanner.Store = &failingScan{Store: w.store, failAt: 4}
+	first, err := r.scanner.Run(ctx)
+	if err == nil || first.Complete || first.Enqueued == 0 || first.Enqueued > 15 {
+		t.Fatalf("first run = %+v, %v; want it to fail after 3 pages queued", first, err)
 	}
-	if first.Checked == 0 || first.Changed != first.Checked {
-		t.Errorf("first run = %+v, want the scanned pages' checks recorded and announced", first)
+	r.scanner.Store = w.store
+	second, err := r.scanner.Run(ctx)
+	if err != nil || !second.Complete || first.Enqueued+second.Enqueued != n {
+		t.Errorf("second run = %+v, %v; want the other %d queued", second, err, n-first.Enqueued)
 	}
-	if events := w.events(); len(events) != first.Changed {
-		t.Errorf("%d events for %d changes", len(events), first.Changed)
-	}
-	// The next run starts at the page whose scan failed: nothing is
-	// checked twice, nothing is missed.
-	r.Store = w.store
-	second, err := r.Run(ctx)
-	if err != nil || !second.Complete || first.Checked+second.Checked != n {
-		t.Errorf("second run = %+v, %v; want the other %d checked", second, err, n-first.Checked)
+	sum, err := checker.Drain(ctx, r.queue, r.checker)
+	if err != nil || sum.Checked != n || sum.Changed != n {
+		t.Errorf("checks = %+v, %v", sum, err)
 	}
 }
 
@@ -600,13 +676,13 @@ func TestStaleResultDropped(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := w.store_("org-1", srv.URL, testkit.Keys{AccessKeyID: "AKIAOLD", SecretKey: "old"})
-	done := make(chan health.Summary)
+	done := make(chan passSummary)
 	r := w.runner()
 	// The run's clock is ahead (clocks of two functions differ): only the
 	// keys, not the timestamps, can tell its result is stale.
 	now := w.svc
 	w.service(backup.WithClock(func() time.Time { return time.Now().Add(time.Hour) }))
-	r.Service, w.svc = w.svc, now
+	r.checker.Service, w.svc = w.svc, now
 	go func() {
 		sum, err := r.Run(ctx)
 		if err != nil {

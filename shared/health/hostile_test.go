@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/acme/backup-credentials/shared/health"
+	"github.com/acme/backup-credentials/shared/health/checker"
 	"github.com/acme/backup-credentials/shared/provider"
 )
 
@@ -61,14 +62,23 @@ func TestPerHostCapByAddress(t *testing.T) {
 	for i := range 4 {
 		resolver[fmt.Sprintf("t%d.wildcard.test", i)] = "127.0.0.1"
 	}
-	g := &generated{n: 16, endpoint: func(i int) string { return fmt.Sprintf("http://t%d.wildcard.test:%s", i%4, port) }}
+	g := newGenerated(16, func(i int) string { return fmt.Sprintf("http://t%d.wildcard.test:%s", i%4, port) })
 	svc := checking(t, &provider.Checker{Resolver: resolver, Timeout: 5 * time.Second,
 		Guard: provider.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
-	r := &health.Runner{Store: g, Service: svc, Concurrency: 32, PerHost: 2, Resolver: resolver}
-	sum, err := r.Run(context.Background())
-	if err != nil || sum.Healthy != 16 {
-		t.Fatalf("run: %+v %v", sum, err)
+	scan, k, q := onGenerated(g, svc, 2, resolver)
+	scan.Window = 4 // four messages, one per name, for four checkers at once
+	if sum, err := scan.Run(context.Background()); err != nil || sum.Sent != 4 {
+		t.Fatalf("scan: %+v %v", sum, err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go q.Consume(ctx, 4, 1, time.Minute, func(ctx context.Context, ms []health.Message) []int {
+		failed, _ := k.Handle(ctx, ms)
+		return failed
+	})
+	for g.recorded.Load() < 16 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
 	if most.Load() > 2 {
 		t.Errorf("%d checks reached one address at once through 4 names; the cap is 2", most.Load())
 	}
@@ -118,15 +128,19 @@ func TestHostileProvidersKeepHeapSmall(t *testing.T) {
 		ports[i] = serveOn(t, addr, hostile(i%3))
 		resolver[fmt.Sprintf("p%d.test", i)] = addr
 	}
-	g := &generated{n: 96, endpoint: func(i int) string { return fmt.Sprintf("http://p%d.test:%s", i%32, ports[i%32]) }}
+	g := newGenerated(96, func(i int) string { return fmt.Sprintf("http://p%d.test:%s", i%32, ports[i%32]) })
 	svc := checking(t, &provider.Checker{Resolver: resolver, Timeout: 1500 * time.Millisecond, MaxAttempts: 1,
 		Guard: provider.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
-	r := &health.Runner{Store: g, Service: svc, Concurrency: 32, PerHost: 8, Resolver: resolver}
+	scan, k, q := onGenerated(g, svc, 8, resolver)
 	runtime.GC()
 	var base runtime.MemStats
 	runtime.ReadMemStats(&base)
 	peak := sample()
-	sum, err := r.Run(context.Background())
+	_, err := scan.Run(context.Background())
+	var sum checker.Summary
+	if err == nil {
+		sum, err = checker.Drain(context.Background(), q, k)
+	}
 	heap := float64(peak()-base.HeapInuse) / (1 << 20)
 	t.Logf("peak heap above the start: %.1f MiB (%d checks: %d invalid, %d unreachable)", heap, sum.Checked, sum.Invalid, sum.Unreachable)
 	if err != nil || sum.Checked != 96 || sum.Healthy != 0 {

@@ -10,35 +10,49 @@ import (
 	"github.com/acme/backup-credentials/shared/awstime"
 )
 
-// MetricsOut receives the Embedded Metric Format line of each run (stdout,
-// which Lambda sends to CloudWatch Logs).
+// MetricsOut receives the Embedded Metric Format lines of the scanner and
+// the checkers (stdout, which Lambda sends to CloudWatch Logs).
 var MetricsOut io.Writer = os.Stdout
 
-// report writes one summary log line and the run's metrics in CloudWatch
-// Embedded Metric Format.
-func (r *Runner) report(ctx context.Context, s Summary) {
-	r.Logger.InfoContext(ctx, "health check run", "checked", s.Checked, "healthy", s.Healthy, "invalid", s.Invalid,
-		"unreachable", s.Unreachable, "failed", s.Failed, "changed", s.Changed, "rotationDue", s.RotationDue, "orphansDeleted", s.OrphansDeleted, "sweepRefused", s.SweepRefused,
-		"complete", s.Complete, "durationMs", awstime.Millis(s.Duration), "awsMs", awstime.Millis(s.AWS), "awsCalls", s.AWSCalls)
-	metric := func(name, unit string) map[string]string { return map[string]string{"Name": name, "Unit": unit} }
-	refused := 0
+// A Metric is one value of an Embedded Metric Format line.
+type Metric struct {
+	Name, Unit string
+	Value      float64
+}
+
+// WriteMetrics writes one Embedded Metric Format line of the namespace
+// BackupCredentials, which CloudWatch turns into metrics without an API
+// call.
+func WriteMetrics(at time.Time, ms ...Metric) {
+	defs := make([]map[string]string, len(ms))
+	line := map[string]any{}
+	for i, m := range ms {
+		defs[i] = map[string]string{"Name": m.Name, "Unit": m.Unit}
+		line[m.Name] = m.Value
+	}
+	line["_aws"] = map[string]any{
+		"Timestamp": at.UnixMilli(),
+		"CloudWatchMetrics": []any{map[string]any{
+			"Namespace": "BackupCredentials", "Dimensions": [][]string{{}}, "Metrics": defs,
+		}},
+	}
+	b, _ := json.Marshal(line)
+	_, _ = MetricsOut.Write(append(b, '\n'))
+}
+
+// report writes one summary log line and the run's metrics.
+func (r *Scanner) report(ctx context.Context, s Summary) {
+	r.Logger.InfoContext(ctx, "health scan", "pass", s.Pass, "enqueued", s.Enqueued, "skipped", s.Skipped, "messages", s.Sent,
+		"complete", s.Complete, "orphansDeleted", s.OrphansDeleted, "sweepRefused", s.SweepRefused,
+		"durationMs", awstime.Millis(s.Duration), "awsMs", awstime.Millis(s.AWS), "awsCalls", s.AWSCalls)
+	done, refused := 0.0, 0.0
+	if s.Complete {
+		done = 1
+	}
 	if s.SweepRefused {
 		refused = 1
 	}
-	emf := map[string]any{
-		"_aws": map[string]any{
-			"Timestamp": r.Now().UnixMilli(),
-			"CloudWatchMetrics": []any{map[string]any{
-				"Namespace":  "BackupCredentials",
-				"Dimensions": [][]string{{}},
-				"Metrics": []any{metric("Checked", "Count"), metric("Healthy", "Count"), metric("Invalid", "Count"),
-					metric("Unreachable", "Count"), metric("Failed", "Count"), metric("Duration", "Milliseconds"),
-					metric("SweepRefused", "Count")},
-			}},
-		},
-		"Checked": s.Checked, "Healthy": s.Healthy, "Invalid": s.Invalid, "Unreachable": s.Unreachable,
-		"Failed": s.Failed, "Duration": float64(s.Duration) / float64(time.Millisecond), "SweepRefused": refused,
-	}
-	b, _ := json.Marshal(emf)
-	_, _ = MetricsOut.Write(append(b, '\n'))
+	WriteMetrics(r.Now(), Metric{"Enqueued", "Count", float64(s.Enqueued)}, Metric{"Skipped", "Count", float64(s.Skipped)},
+		Metric{"ScanComplete", "Count", done}, Metric{"ScanDuration", "Milliseconds", float64(s.Duration) / float64(time.Millisecond)},
+		Metric{"SweepRefused", "Count", refused})
 }

@@ -207,7 +207,7 @@ func TestFaultSecretDeleteFailsAfterMetadata(t *testing.T) {
 		t.Fatalf("secrets = %v, want the orphan %s", got, id)
 	}
 	// The health check's orphan sweep removes it once it is an hour old.
-	r := &health.Runner{Store: e.store, Secrets: e.secrets.(*secrets.Store), Service: e.api.Service,
+	r := &health.Scanner{Store: e.store, Secrets: e.secrets.(*secrets.Store), Queue: &health.MemoryQueue{},
 		Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}
 	sum, err := r.Run(context.Background())
 	if err != nil || sum.OrphansDeleted != 1 {

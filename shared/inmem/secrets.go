@@ -22,7 +22,10 @@ type SecretStore struct {
 	created  map[string]time.Time
 }
 
-var _ backup.SecretStore = (*SecretStore)(nil)
+var (
+	_ backup.SecretStore = (*SecretStore)(nil)
+	_ backup.SecretBatch = (*SecretStore)(nil)
+)
 
 // NewSecretStore returns an empty SecretStore.
 func NewSecretStore() *SecretStore {
@@ -123,4 +126,18 @@ func (m *SecretStore) ListSecrets(_ context.Context, fn func(backup.StoredSecret
 		}
 	}
 	return nil
+}
+
+// GetSecrets reads many secrets, as secrets.Store does.
+func (m *SecretStore) GetSecrets(ctx context.Context, refs []backup.SecretRef) (map[string]string, map[string]error, error) {
+	values, failed := map[string]string{}, map[string]error{}
+	for _, r := range refs {
+		v, err := m.GetSecret(ctx, r.ID, r.Version)
+		if err != nil {
+			failed[r.ID] = err
+			continue
+		}
+		values[r.ID] = v
+	}
+	return values, failed, nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/acme/backup-credentials/shared/backup"
 	"github.com/acme/backup-credentials/shared/dynamo"
 	"github.com/acme/backup-credentials/shared/health"
+	"github.com/acme/backup-credentials/shared/health/checker"
 	"github.com/acme/backup-credentials/shared/httpapi"
 	"github.com/acme/backup-credentials/shared/inmem"
 	"github.com/acme/backup-credentials/shared/secrets"
@@ -115,7 +116,7 @@ type storage struct {
 	name    string
 	handler http.Handler
 	store   *dynamo.Store
-	runner  *health.Runner
+	runner  *healthPass
 	drain   func(context.Context) ([]backup.Event, error)
 	// ids maps each credential ID this storage made to its alias
 	// ("cred-1", in order of creation), aliases the other way.
@@ -144,7 +145,10 @@ func newStorage(ctx context.Context, kind string, p *provider) (*storage, error)
 	st := &storage{name: kind, ids: map[string]string{}, aliases: map[string]string{}}
 	published := &bus{}
 	pub := stream.New(published, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	var vault backup.SecretStore
+	var vault interface {
+		backup.SecretStore
+		backup.SecretBatch
+	}
 	switch kind {
 	case "local":
 		ddb, changes, err := inmem.DynamoDBWithStream(ctx, table)
@@ -183,7 +187,9 @@ func newStorage(ctx context.Context, kind string, p *provider) (*storage, error)
 		return nil, err
 	}
 	st.handler = (&httpapi.API{Service: svc, Auth: tokens{}, Logger: logger}).Handler()
-	st.runner = &health.Runner{Store: st.store, Service: svc, Logger: logger, Resolver: resolver{}}
+	q := &health.MemoryQueue{}
+	st.runner = &healthPass{queue: q, scanner: &health.Scanner{Store: st.store, Queue: q, Logger: logger},
+		checker: &checker.Checker{Store: st.store, Slots: st.store, Secrets: vault, Service: svc, Queue: q, Logger: logger, Resolver: resolver{}}}
 	return st, nil
 }
 
@@ -365,3 +371,33 @@ func compact(s string) string {
 }
 
 var _ = rapid.Bool // the harness serves rapid's sequences
+
+// healthPass is the scheduled health pass on one storage: the scan, then
+// the checks it queued, drained to the end (second attempts without their
+// wait).
+type healthPass struct {
+	scanner *health.Scanner
+	checker *checker.Checker
+	queue   *health.MemoryQueue
+}
+
+// passDone is what a pass did.
+type passDone struct {
+	health.Summary
+	Checks checker.Summary
+}
+
+func (p *healthPass) Run(ctx context.Context) (passDone, error) {
+	scan, err := p.scanner.Run(ctx)
+	if err != nil {
+		return passDone{Summary: scan}, err
+	}
+	checks, err := checker.Drain(ctx, p.queue, p.checker)
+	return passDone{Summary: scan, Checks: checks}, err
+}
+
+// ok reports whether a pass over live credentials finished, checked each
+// one it queued once and failed none.
+func (d passDone) ok(live int) bool {
+	return d.Complete && d.Enqueued+d.Skipped == live && d.Checks.Checked == d.Enqueued && d.Checks.Failed == 0
+}

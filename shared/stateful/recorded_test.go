@@ -96,7 +96,7 @@ func replay(t *testing.T, rec recording) {
 			p.revoke(s.Key, s.Revoked)
 		case "health run":
 			for _, st := range sts {
-				if sum, err := st.runner.Run(ctx); err != nil || !sum.Complete || sum.Failed != 0 {
+				if sum, err := st.runner.Run(ctx); err != nil || !sum.Complete || sum.Checks.Failed != 0 {
 					t.Fatalf("step %d: the health run on %s: %+v, %v", i, st.name, sum, err)
 				}
 			}

@@ -758,13 +758,17 @@ func (w *world) HealthRun(t *rapid.T) {
 	live := len(w.m.live())
 	for _, st := range w.st {
 		sum, err := st.runner.Run(w.ctx)
-		if err != nil || !sum.Complete || sum.Checked != live || sum.Failed != 0 {
+		if err != nil || !sum.ok(live) {
 			w.t.Fatalf("the health run on %s: %+v, %v; the model has %d credentials", st.name, sum, err, live)
 		}
 	}
 	w.t.Logf("health run over %d credentials", live)
 	for _, c := range w.m.live() {
-		w.m.recordHealth(c)
+		// Refused keys are checked again after a day; every check here
+		// is of this test's minutes.
+		if c.health != backup.HealthInvalid {
+			w.m.recordHealth(c)
+		}
 	}
 }
 

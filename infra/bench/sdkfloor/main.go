@@ -2,7 +2,7 @@
 // hello-world floor plus the AWS SDK clients a function links, built the way
 // the functions build theirs and with the same flags, whose first request
 // makes one call with each client. It links DynamoDB; the build tags
-// secretsmanager, sts and eventbridge add those clients. What it adds to the
+// secretsmanager, sts, eventbridge and sqs add those clients. What it adds to the
 // hello-world floor is what the SDK costs before any of this service's code
 // runs.
 package main
