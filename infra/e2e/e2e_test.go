@@ -109,6 +109,7 @@ type rieWalk struct {
 	table    string
 	provider []string
 	id       string
+	kept     string // org-2's credential, which the walk does not delete
 }
 
 // invoke sends the function's event, with the replacements, and holds its
@@ -191,6 +192,7 @@ func (w *rieWalk) walkBackupTarget() {
 	t, invoke := w.t, w.invoke
 	inOrg2 := []string{`\"organizationId\": \"org-1\"`, `\"organizationId\": \"org-2\"`, "example-secret-for-an-emulator", "org-2-secret"}
 	org2 := invoke("create", 201, inOrg2...)["id"].(string)
+	w.kept = org2
 	mine := w.id
 	w.id = org2
 	invoke("associate-project", 200)
@@ -302,7 +304,8 @@ func mustEvent(t *testing.T, name string) []byte {
 }
 
 // walkHealthPass runs a health pass through the real binaries: the scan
-// queues the walk's credential on moto's SQS, and the checker, handed what
+// queues the credential the walk kept, and not the one it deleted, on
+// moto's SQS, and the checker, handed what
 // the queue holds as the event source mapping would, checks it and fails
 // no message. events/health-check.json is such a batch.
 func (w *rieWalk) walkHealthPass() {
@@ -326,10 +329,10 @@ func (w *rieWalk) walkHealthPass() {
 		ev.Records = append(ev.Records, events.SQSMessage{MessageId: aws.ToString(m.MessageId), Body: aws.ToString(m.Body), EventSource: "aws:sqs"})
 		bodies = append(bodies, aws.ToString(m.Body))
 	}
-	if !strings.Contains(strings.Join(bodies, "\n"), w.id) {
-		t.Errorf("health-scan queued %v, not the walk's credential %s", bodies, w.id)
+	if all := strings.Join(bodies, "\n"); !strings.Contains(all, w.kept) || strings.Contains(all, w.id) {
+		t.Errorf("health-scan queued %v; want the kept credential %s and not the deleted %s", bodies, w.kept, w.id)
 	}
-	for _, batch := range [][]byte{mustJSON(t, ev), mustEventWith(t, "health-check", w.id)} {
+	for _, batch := range [][]byte{mustJSON(t, ev), mustEventWith(t, "health-check", w.kept)} {
 		raw, err := w.fns["health-check"].Invoke(w.ctx, batch)
 		if err != nil || strings.Contains(string(raw), "itemIdentifier") {
 			t.Errorf("health-check answered %s (%v)\n%s", raw, err, w.fns["health-check"].Logs())
