@@ -252,7 +252,7 @@ func pageRowActions(t *testing.T, ctx context.Context) {
 
 	step(t, ctx, "lock disables delete and says why",
 		do(button("lock")+`.click()`),
-		until(row+`.querySelector('.badge.locked') !== null`),
+		until(row+`.querySelector('.badge.locked')?.textContent === 'Locked: restores only'`),
 		until(button("delete")+`.disabled && `+row+`.querySelector('.reason').textContent.startsWith('Locked')`),
 		until(button("delete")+`.getAttribute('aria-describedby') === `+row+`.querySelector('.reason').id`))
 	step(t, ctx, "unlock enables delete",

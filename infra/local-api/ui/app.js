@@ -123,7 +123,7 @@ function row(c) {
     td("Region", c.s3Region),
     td("Associated projects", projects),
     td("Status", c.isDefault ? el("span", { class: "badge default" }, "Default") : null,
-      c.isLocked ? el("span", { class: "badge locked" }, "Locked") : null, !c.isDefault && !c.isLocked ? "—" : null),
+      c.isLocked ? el("span", { class: "badge locked", title: "Backups stop; restores of its backups still work" }, "Locked: restores only") : null, !c.isDefault && !c.isLocked ? "—" : null),
     tdc("health", "Health", el("span", { class: `health-${c.health.status}` }, c.health.status), el("br"),
       el("small", {}, c.health.message || ""), el("br"), el("small", {}, `checked ${when(c.health.checkedAt)}`)),
     td("Created by", c.createdBy, el("br"), el("small", {}, when(c.createdAt))),
