@@ -175,6 +175,7 @@ func TestPageInBrowser(t *testing.T) {
 	pageEditAndDelete(t, ctx)
 	pageRole(t, ctx)
 	pageReader(t, srv.URL, endpoint)
+	pageSort(t, ctx, srv.URL, endpoint)
 }
 
 // pageSignIn opens the page, gets a development token for two
@@ -391,6 +392,34 @@ func pageReader(t *testing.T, site, endpoint string) {
 	if overflow, err := eval[bool](reader, `document.documentElement.scrollWidth > 390`); err != nil || overflow {
 		t.Errorf("at 390 px the page is wider than the screen (%v)", err)
 	}
+}
+
+// pageSort sorts the table by its column headers: each click asks the API
+// for the order, the header says it with aria-sort, and only that one.
+func pageSort(t *testing.T, ctx context.Context, site, endpoint string) {
+	req, _ := http.NewRequest("POST", site+"/v1/backup-credentials", strings.NewReader(fmt.Sprintf(
+		`{"organizationId":"org-1","s3Name":"alpha-backups","s3AccessKeyId":"LOCALDEMOKEY","s3SecretKey":"local-demo-secret","s3Endpoint":%q,"s3Region":"us-east-1"}`, endpoint)))
+	req.Header.Set("Authorization", "Bearer "+devToken(t, site, "partner"))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("create for sorting: %v %v", resp, err)
+	}
+	const rows = `[...document.querySelectorAll('#list tbody tr')].map(r => r.dataset.name).join(',')`
+	sorted := func(field string) string { return `document.querySelector('th[data-sort="` + field + `"]')` }
+	click := func(field string) action { return do(sorted(field) + `.querySelector('button').click()`) }
+	only := func(field, dir string) string {
+		return sorted(field) + `.getAttribute('aria-sort') === '` + dir + `' && document.querySelectorAll('th[aria-sort]').length === 1`
+	}
+	step(t, ctx, "the table starts by name, ascending",
+		do(`document.querySelector('#org').dispatchEvent(new Event('change'))`),
+		until(rows+` === 'alpha-backups,prod-backups,role-backups'`), until(only("name", "ascending")))
+	step(t, ctx, "a second click on S3 name sorts descending",
+		click("name"), until(rows+` === 'role-backups,prod-backups,alpha-backups'`), until(only("name", "descending")))
+	step(t, ctx, "Endpoint sorts by endpoint: the local ones before AWS's",
+		click("s3Endpoint"), until(rows+`.endsWith(',role-backups')`), until(only("s3Endpoint", "ascending")))
+	step(t, ctx, "and the other way",
+		click("s3Endpoint"), until(rows+`.startsWith('role-backups,')`), until(only("s3Endpoint", "descending")))
+	step(t, ctx, "Last modified sorts by when each changed",
+		click("lastModified"), until(rows+`.split(',').length === 3`), until(only("lastModified", "ascending")))
 }
 
 // TestOtherOriginsInBrowser plays, in Chromium, a web page on another

@@ -79,16 +79,18 @@ type ProjectInput struct {
 type ListRequest struct {
 	OrganizationID string
 	Search         string
+	Sort           string
 	Limit          int
 	Cursor         string
 }
 
 // ListQuery is a validated list request as the Store runs it: the
-// organizations to visit in order, a lower-case search, a page size, and
-// where the previous page ended.
+// organizations to visit in order, a lower-case search, the order within
+// each, a page size, and where the previous page ended.
 type ListQuery struct {
 	Organizations []string
 	Search        string
+	Sort          Sort
 	Limit         int
 	After         *Position
 }

@@ -15,6 +15,10 @@ func (s *Service) List(ctx context.Context, caller Caller, req ListRequest) ([]*
 	if len(req.Search) > SearchMax || !utf8.ValidString(req.Search) || hasControl(req.Search) {
 		f.add("search", "must be printable text of at most %d bytes", SearchMax)
 	}
+	order, ok := ParseSort(req.Sort)
+	if !ok {
+		f.add("sort", "must be one of %s, each with a leading - for descending", strings.Join(SortFields, ", "))
+	}
 	limit := req.Limit
 	switch {
 	case limit == 0:
@@ -33,7 +37,10 @@ func (s *Service) List(ctx context.Context, caller Caller, req ListRequest) ([]*
 		orgs = []string{req.OrganizationID}
 	}
 	bind := []string{"list", caller.UserID, req.OrganizationID, search}
-	q := ListQuery{Organizations: orgs, Search: search, Limit: limit}
+	if order != (Sort{Field: SortName}) {
+		bind = append(bind, order.String()) // cursors issued before sorting still work
+	}
+	q := ListQuery{Organizations: orgs, Search: search, Sort: order, Limit: limit}
 	if req.Cursor != "" {
 		after, err := DecodeCursor(req.Cursor, bind...)
 		if err != nil {

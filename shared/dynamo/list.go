@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,15 +19,24 @@ import (
 // the first query of each at once (as many as the request may make), so a
 // caller of several organizations waits for one round trip, not one per
 // organization; what a full page leaves unread is dropped.
+//
+// By name, either way, pages come straight from the index, which is in name
+// order. In another order a page reads its organizations whole (an
+// organization holds at most MAX_CREDENTIALS_PER_ORGANIZATION, 100 by
+// default: one Query) and sorts them.
 func (st *Store) ListCredentials(ctx context.Context, q backup.ListQuery) (*backup.ListPage, error) {
-	page, err := st.listPage(ctx, q)
+	read := st.listPage
+	if q.Sort.Field != backup.SortName {
+		read = st.sortedPage
+	}
+	page, err := read(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	if err := st.attachAll(ctx, page.Items); err != nil {
 		return nil, failed("list the projects of credentials", err)
 	}
-	st.fitAnswer(page)
+	st.fitAnswer(page, q.Sort)
 	return page, nil
 }
 
@@ -34,7 +44,7 @@ func (st *Store) ListCredentials(ctx context.Context, q backup.ListQuery) (*back
 // credential with 1,000 long-named projects is over half a megabyte, and a
 // Lambda answer is at most 6 MB): the page keeps at least one credential,
 // and the next starts after the last it keeps.
-func (st *Store) fitAnswer(page *backup.ListPage) {
+func (st *Store) fitAnswer(page *backup.ListPage, order backup.Sort) {
 	size := 0
 	for i, c := range page.Items {
 		size += 1024
@@ -45,6 +55,10 @@ func (st *Store) fitAnswer(page *backup.ListPage) {
 			last := page.Items[i-1]
 			page.Items = page.Items[:i]
 			page.Next = &backup.Position{Org: last.OrganizationID, Key: sortKey(last)}
+			if order.Field != backup.SortName {
+				next := order.PositionOf(last)
+				page.Next = &next
+			}
 			return
 		}
 	}
@@ -120,7 +134,7 @@ func (st *Store) listPage(ctx context.Context, q backup.ListQuery) (*backup.List
 	queries := 0
 	ahead := make([]<-chan queried, len(q.Organizations))
 	for i, org := range q.Organizations[:min(len(q.Organizations), st.ListPages)] {
-		ahead[i] = st.queryAsync(ctx, org, startOf(org), q.Search, q.Limit)
+		ahead[i] = st.queryAsync(ctx, org, startOf(org), q, q.Limit)
 		queries++
 	}
 	for oi, org := range q.Organizations {
@@ -136,7 +150,7 @@ func (st *Store) listPage(ctx context.Context, q backup.ListQuery) (*backup.List
 					return page, nil
 				}
 				queries++
-				r.out, r.err = st.query(ctx, org, after, q.Search, q.Limit-len(page.Items))
+				r.out, r.err = st.query(ctx, org, after, q, q.Limit-len(page.Items))
 			}
 			if r.err != nil {
 				return nil, failed("list credentials of "+org, r.err)
@@ -179,21 +193,25 @@ type queried struct {
 }
 
 // queryAsync queries the index in a goroutine of its own.
-func (st *Store) queryAsync(ctx context.Context, org, after, search string, want int) <-chan queried {
+func (st *Store) queryAsync(ctx context.Context, org, after string, q backup.ListQuery, want int) <-chan queried {
 	done := make(chan queried, 1)
 	go func() {
-		out, err := st.query(ctx, org, after, search, want)
+		out, err := st.query(ctx, org, after, q, want)
 		done <- queried{out, err}
 	}()
 	return done
 }
 
-// query reads an organization's credentials after the index key after:
-// want of them and one more (to tell whether there are more), or, with a
-// search, a DynamoDB page of matches.
-func (st *Store) query(ctx context.Context, org, after, search string, want int) (*dynamodb.QueryOutput, error) {
+// query reads an organization's credentials after the index key after, in
+// q's direction: want of them and one more (to tell whether there are
+// more), or, with a search, a DynamoDB page of matches.
+func (st *Store) query(ctx context.Context, org, after string, q backup.ListQuery, want int) (*dynamodb.QueryOutput, error) {
+	search := q.Search
 	cond := expression.Key(attrGSI1PK).Equal(expression.Value("ORG#" + org))
-	if after != "" {
+	switch {
+	case after != "" && q.Sort.Desc:
+		cond = cond.And(expression.Key(attrGSI1SK).LessThan(expression.Value(after)))
+	case after != "":
 		cond = cond.And(expression.Key(attrGSI1SK).GreaterThan(expression.Value(after)))
 	}
 	b := expression.NewBuilder().WithKeyCondition(cond).WithProjection(names(listAttributes...))
@@ -203,11 +221,69 @@ func (st *Store) query(ctx context.Context, org, after, search string, want int)
 	ex := build(b)
 	in := &dynamodb.QueryInput{TableName: st.table, IndexName: aws.String(indexByOrg),
 		KeyConditionExpression: ex.KeyCondition(), FilterExpression: ex.Filter(), ProjectionExpression: ex.Projection(),
-		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values()}
-	if search == "" {
+		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(), ScanIndexForward: aws.Bool(!q.Sort.Desc)}
+	if search == "" && want > 0 {
 		in.Limit = aws.Int32(int32(want + 1))
 	}
 	return st.api.Query(ctx, in)
+}
+
+// sortedPage reads a page in an order the index does not keep: each
+// organization it visits whole, sorted, from where the previous page
+// ended, ListPages organizations at most.
+func (st *Store) sortedPage(ctx context.Context, q backup.ListQuery) (*backup.ListPage, error) {
+	page := &backup.ListPage{Items: []*backup.Credential{}}
+	for i, org := range q.Organizations {
+		if i == st.ListPages {
+			page.Next = &backup.Position{Org: org} // its start
+			return page, nil
+		}
+		cs, err := st.wholeOrganization(ctx, org, q)
+		if err != nil {
+			return nil, failed("list credentials of "+org, err)
+		}
+		slices.SortFunc(cs, q.Sort.Compare)
+		for _, c := range cs {
+			if q.After != nil && q.After.Org == org && !q.Sort.After(c, *q.After) {
+				continue
+			}
+			if len(page.Items) == q.Limit {
+				next := q.Sort.PositionOf(page.Items[len(page.Items)-1])
+				page.Next = &next
+				return page, nil
+			}
+			page.Items = append(page.Items, c)
+		}
+		if len(page.Items) == q.Limit && i < len(q.Organizations)-1 {
+			next := q.Sort.PositionOf(page.Items[len(page.Items)-1])
+			page.Next = &next
+			return page, nil
+		}
+	}
+	return page, nil
+}
+
+// wholeOrganization reads every credential of org that matches q's search.
+func (st *Store) wholeOrganization(ctx context.Context, org string, q backup.ListQuery) ([]*backup.Credential, error) {
+	var cs []*backup.Credential
+	after := ""
+	for {
+		out, err := st.query(ctx, org, after, backup.ListQuery{Search: q.Search}, 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range out.Items {
+			c, err := credentialFrom(it)
+			if err != nil {
+				return nil, err
+			}
+			cs = append(cs, c)
+		}
+		if out.LastEvaluatedKey == nil {
+			return cs, nil
+		}
+		after = getS(out.LastEvaluatedKey, attrGSI1SK)
+	}
 }
 
 // Organizations reads the organizations' items in one batch per hundred.

@@ -197,7 +197,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	items, cursor, err := a.Service.List(r.Context(), caller(r), backup.ListRequest{
-		OrganizationID: q.Get("organizationId"), Search: q.Get("search"), Limit: n, Cursor: q.Get("cursor"),
+		OrganizationID: q.Get("organizationId"), Search: q.Get("search"), Sort: q.Get("sort"), Limit: n, Cursor: q.Get("cursor"),
 	})
 	if err != nil {
 		return err

@@ -3,6 +3,8 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -230,36 +232,54 @@ func TestProjectQuotaFitsTheItemLimit(t *testing.T) {
 
 // TestListAnswerStaysBounded: a page whose credentials' projects would make
 // its answer larger than the store's bound ends early, with a cursor that
-// goes on after it; walking the cursors still visits every credential once.
+// goes on after it, in every sort; walking the cursors still visits every
+// credential once.
 func TestListAnswerStaysBounded(t *testing.T) {
 	forBackends(t, func(t *testing.T, e *env) {
 		e.store.ListBytes = 2500 // about two credentials with a long-named project each
-		want := []string{}
+		byName, byID := []string{}, map[string]string{}
 		for i := range 5 {
 			name := fmt.Sprintf("cred-%d", i)
 			id := e.create("org-1", name)
-			e.must(200, partner, "PUT", "/v1/backup-credentials/"+id+"/projects/p-1", map[string]any{"name": strings.Repeat("x", 100)})
-			want = append(want, name)
+			e.must(200, partner, "PUT", "/v1/backup-credentials/"+id+"/projects/p-"+name, map[string]any{"name": strings.Repeat("x", 100)})
+			byName, byID[id] = append(byName, name), name
 		}
-		var got []string
-		pages, cursor := 0, ""
-		for range 10 {
-			q := "/v1/backup-credentials?organizationId=org-1&limit=100"
-			if cursor != "" {
-				q += "&cursor=" + cursor
-			}
-			r := e.must(200, partner, "GET", q, nil).json(t)
-			pages++
-			for _, c := range r["data"].([]any) {
-				got = append(got, c.(map[string]any)["s3Name"].(string))
-			}
-			if r["nextCursor"] == nil {
-				break
-			}
-			cursor = r["nextCursor"].(string)
+		var idsDown []string // one endpoint: -s3Endpoint is by ID, descending
+		for _, id := range reversed(slices.Sorted(maps.Keys(byID))) {
+			idsDown = append(idsDown, byID[id])
 		}
-		if strings.Join(got, ",") != strings.Join(want, ",") || pages < 3 {
-			t.Errorf("%d pages of %v, want %v over several pages", pages, got, want)
+		for sort, want := range map[string][]string{"name": byName, "-name": reversed(byName), "-s3Endpoint": idsDown} {
+			got, pages := boundedWalk(t, e, sort)
+			if strings.Join(got, ",") != strings.Join(want, ",") || pages < 3 {
+				t.Errorf("sort=%s: %d pages of %v, want %v over several pages", sort, pages, got, want)
+			}
 		}
 	})
+}
+
+func reversed(s []string) []string {
+	out := slices.Clone(s)
+	slices.Reverse(out)
+	return out
+}
+
+func boundedWalk(t *testing.T, e *env, sort string) ([]string, int) {
+	var got []string
+	pages, cursor := 0, ""
+	for range 10 {
+		q := "/v1/backup-credentials?organizationId=org-1&limit=100&sort=" + sort
+		if cursor != "" {
+			q += "&cursor=" + cursor
+		}
+		r := e.must(200, partner, "GET", q, nil).json(t)
+		pages++
+		for _, c := range r["data"].([]any) {
+			got = append(got, c.(map[string]any)["s3Name"].(string))
+		}
+		if r["nextCursor"] == nil {
+			break
+		}
+		cursor = r["nextCursor"].(string)
+	}
+	return got, pages
 }

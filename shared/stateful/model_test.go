@@ -213,6 +213,7 @@ var (
 	// each but "bc_" has a letter that an ID (Crockford's base 32: no I, L,
 	// O, U) never has, so whether it matches never depends on the IDs drawn.
 	searches = []string{"", "pro", "CAFÉ", "akiaone", "minio", "bc_", "quux"}
+	sorts    = []string{"", "name", "-name", "createdAt", "-createdAt", "lastModified", "-lastModified", "s3Endpoint", "-s3Endpoint"}
 	idemKeys = []string{"", "", "k-1", "k-2"}
 	writers  = []string{"pa", "pa", "ma", "pc", "ua", "none"}
 	readers  = []string{"pa", "ma", "ua", "pc", "none"}

@@ -1,6 +1,7 @@
 package stateful_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -53,8 +54,23 @@ func (w *world) call(caller, method, path, body string, headers ...string) respo
 	for i := 0; i+1 < len(headers); i += 2 {
 		hs[headers[i]] = headers[i+1]
 	}
+	rs := w.callEach(caller, method, path, body, hs)
+	first := rs[0]
+	for i, r := range rs[1:] {
+		if r.norm != first.norm {
+			w.t.Fatalf("the storages differ on %s %s as %s %s:\n %s: %d %s\n %s: %d %s", method, path, caller, compact(body),
+				w.st[0].name, first.status, first.norm, w.st[i+1].name, r.status, r.norm)
+		}
+	}
+	return first
+}
+
+// callEach makes a call on every storage and returns each answer: none may
+// be a 5xx or carry a secret key, and all must have one status.
+func (w *world) callEach(caller, method, path, body string, hs map[string]string) []response {
+	w.t.Helper()
 	w.trace = append(w.trace, step{Caller: caller, Method: method, Path: path, Body: body, Headers: hs})
-	var first response
+	rs := make([]response, len(w.st))
 	for i, st := range w.st {
 		r := st.serve(caller, method, path, body, hs)
 		if r.status >= 500 && r.status != http.StatusBadGateway { // 502: an endpoint that does not answer, which the model says
@@ -67,13 +83,12 @@ func (w *world) call(caller, method, path, body string, headers ...string) respo
 				}
 			}
 		}
-		if i == 0 {
-			first = r
-		} else if r.status != first.status || r.norm != first.norm {
+		if rs[i] = r; r.status != rs[0].status {
 			w.t.Fatalf("the storages differ on %s %s as %s %s:\n %s: %d %s\n %s: %d %s", method, path, caller, compact(body),
-				w.st[0].name, first.status, first.norm, st.name, r.status, r.norm)
+				w.st[0].name, rs[0].status, rs[0].norm, st.name, r.status, r.norm)
 		}
 	}
+	first := rs[0]
 	w.trace[len(w.trace)-1].Want = first.status
 	if !w.quiet {
 		w.t.Logf("%s %s as %s %s -> %d %s", method, path, caller, compact(body), first.status, compact(first.norm))
@@ -83,7 +98,7 @@ func (w *world) call(caller, method, path, body string, headers ...string) respo
 		k += fmt.Sprint(" ", errs[0].(map[string]any)["field"])
 	}
 	w.answers[k]++
-	return first
+	return rs
 }
 
 // expect fails the sequence unless the answer has the status and, for an
@@ -606,18 +621,18 @@ func (w *world) pages(caller, q string, limit int, what string, refused func(res
 	return got, true
 }
 
-// List walks a list in pages, with or without an organization and a
-// search.
+// List walks a list in pages, with or without an organization, a search
+// and a sort.
 func (w *world) List(t *rapid.T) {
 	caller := draw(t, readers, "caller")
 	org := ""
 	if rapid.Bool().Draw(t, "byOrganization") {
 		org = draw(t, organizations, "org")
 	}
-	w.walkList(caller, org, draw(t, searches, "search"), rapid.IntRange(1, 3).Draw(t, "limit"))
+	w.walkList(caller, org, draw(t, searches, "search"), draw(t, sorts, "sort"), rapid.IntRange(1, 3).Draw(t, "limit"))
 }
 
-func (w *world) walkList(caller, org, search string, limit int) {
+func (w *world) walkList(caller, org, search, sort string, limit int) {
 	q := fmt.Sprintf("/v1/backup-credentials?limit=%d", limit)
 	if org != "" {
 		q += "&organizationId=" + org
@@ -625,13 +640,24 @@ func (w *world) walkList(caller, org, search string, limit int) {
 	if search != "" {
 		q += "&search=" + search
 	}
-	got, ok := w.pages(caller, q, limit, "list", func(r response) bool {
+	if sort != "" {
+		q += "&sort=" + sort
+	}
+	refused := func(r response) bool {
 		if org != "" && !member(caller, org) {
 			w.expect(r, 403, backup.EForbidden, "another organization")
 			return true
 		}
 		return false
-	})
+	}
+	order, _ := backup.ParseSort(sort)
+	walk := w.pages
+	if order.Field != backup.SortName {
+		walk = func(caller, q string, limit int, what string, refused func(response) bool) ([]any, bool) {
+			return w.sortedPages(caller, q, limit, order, refused)
+		}
+	}
+	got, ok := walk(caller, q, limit, "list", refused)
 	if !ok {
 		return
 	}
@@ -650,14 +676,101 @@ func (w *world) walkList(caller, org, search string, limit int) {
 		if a.org != b.org {
 			return strings.Compare(a.org, b.org)
 		}
+		if sort == "-name" {
+			return strings.Compare(b.key, a.key)
+		}
 		return strings.Compare(a.key, b.key)
 	})
+	if order.Field != backup.SortName {
+		// The model keeps no times: sortedPages held each storage's answer
+		// to its own values' order; here it must hold what the model holds.
+		got = slices.Clone(got)
+		slices.SortStableFunc(got, func(a, b any) int {
+			am, bm := a.(map[string]any), b.(map[string]any)
+			return cmp.Or(strings.Compare(am["organizationId"].(string), bm["organizationId"].(string)),
+				strings.Compare(backup.NameKey(am["s3Name"].(string)), backup.NameKey(bm["s3Name"].(string))))
+		})
+	}
 	if len(got) != len(want) {
 		w.t.Fatalf("the list as %s (organization %q, search %q) has %d credentials, the model %d", caller, org, search, len(got), len(want))
 	}
 	for i, c := range want {
 		if ok, diff := sameResource(got[i], c); !ok {
 			w.t.Fatalf("the list's credential %d: %s", i, diff)
+		}
+	}
+}
+
+// sortedPages walks a list in a sort by creation, change or endpoint,
+// which each storage breaks ties in by its own times and IDs: every
+// storage's walk must be in its own values' order (inOrder), and all must
+// hold the same credentials and page the same way. It returns the first
+// storage's items, normalized.
+func (w *world) sortedPages(caller, q string, limit int, order backup.Sort, refused func(response) bool) ([]any, bool) {
+	raw, norm := make([][]any, len(w.st)), make([][]string, len(w.st))
+	var got []any
+	path := q
+	for range 100 {
+		rs := w.callEach(caller, "GET", path, "", map[string]string{})
+		if refused(rs[0]) {
+			return nil, false
+		}
+		more := false
+		for i, r := range rs {
+			w.expect(r, 200, "", "a sorted list page")
+			var page struct {
+				Data       []any
+				NextCursor *string
+			}
+			_ = json.Unmarshal([]byte(r.raw), &page)
+			data, _ := r.object()["data"].([]any)
+			if len(data) > limit {
+				w.t.Fatalf("a list page of %d items for limit %d on %s", len(data), limit, w.st[i].name)
+			}
+			raw[i] = append(raw[i], page.Data...)
+			for _, d := range data {
+				norm[i] = append(norm[i], canonical(d))
+			}
+			if i == 0 {
+				got, more = append(got, data...), page.NextCursor != nil
+			} else if more != (page.NextCursor != nil) {
+				w.t.Fatalf("%s: %s says there is more, %s does not", path, w.st[0].name, w.st[i].name)
+			}
+		}
+		if !more {
+			break
+		}
+		path = q + "&cursor={cursor}"
+	}
+	for i := range w.st {
+		w.inOrder(w.st[i].name, raw[i], order)
+		if slices.Sort(norm[i]); i > 0 && !slices.Equal(norm[i], norm[0]) {
+			w.t.Fatalf("%s as %s: the storages list different credentials:\n %s: %v\n %s: %v", q, caller, w.st[0].name, norm[0], w.st[i].name, norm[i])
+		}
+	}
+	return got, true
+}
+
+// inOrder holds a list's answer to its sort: organizations in order, and
+// within each the sort's field, then the ID, descending as a whole.
+func (w *world) inOrder(storage string, got []any, order backup.Sort) {
+	key := func(v any) (org, value, id string) {
+		m := v.(map[string]any)
+		value, _ = m[order.Field].(string)
+		if order.Field == backup.SortEndpoint {
+			value = strings.ToLower(value)
+		}
+		return m["organizationId"].(string), value, m["id"].(string)
+	}
+	for i := 1; i < len(got); i++ {
+		po, pv, pid := key(got[i-1])
+		o, v, id := key(got[i])
+		n := cmp.Or(strings.Compare(pv, v), strings.Compare(pid, id))
+		if order.Desc {
+			n = -n
+		}
+		if po > o || po == o && n >= 0 {
+			w.t.Fatalf("sort=%s on %s: %s (%s %s) comes before %s (%s %s)", order, storage, pid, po, pv, id, o, v)
 		}
 	}
 }
@@ -863,8 +976,8 @@ func (w *world) Invariants(*rapid.T) {
 // sequence: every list, credential, history and backup target, and the
 // events not drained yet.
 func (w *world) Everything() {
-	w.walkList("pa", "", "", 100) // the List action walks pages of 1 to 3
-	w.walkList("pc", "", "", 100)
+	w.walkList("pa", "", "", "", 100) // the List action walks pages of 1 to 3
+	w.walkList("pc", "", "", "", 100)
 	for _, a := range w.m.order {
 		c := w.m.creds[a]
 		caller := "pa"

@@ -38,10 +38,11 @@ export class Api {
 
   organizations() { return this.request("GET", "/v1/organizations").then((r) => r.data.data); }
 
-  list({ organizationId, search, cursor, limit = 20 }) {
+  list({ organizationId, search, sort, cursor, limit = 20 }) {
     const q = new URLSearchParams({ limit: String(limit) });
     if (organizationId) q.set("organizationId", organizationId);
     if (search) q.set("search", search);
+    if (sort && sort !== "name") q.set("sort", sort);
     if (cursor) q.set("cursor", cursor);
     return this.request("GET", `/v1/backup-credentials?${q}`).then((r) => r.data);
   }

@@ -16,7 +16,7 @@ const el = (tag, attrs = {}, ...children) => {
 };
 const when = (iso) => (iso ? new Date(iso).toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : "never");
 
-const state = { api: null, canWrite: false, org: "", search: "", cursor: "", pages: [], items: [] };
+const state = { api: null, canWrite: false, org: "", search: "", sort: "name", cursor: "", pages: [], items: [] };
 
 // ---- signing in -------------------------------------------------------------
 
@@ -75,7 +75,7 @@ async function loadOrganizations() {
 async function reload(cursor = "") {
   $("#page-error").textContent = "";
   try {
-    const page = await state.api.list({ organizationId: state.org, search: state.search, cursor });
+    const page = await state.api.list({ organizationId: state.org, search: state.search, sort: state.sort, cursor });
     state.cursor = cursor;
     state.next = page.nextCursor;
     state.items = page.data;
@@ -83,6 +83,20 @@ async function reload(cursor = "") {
   } catch (e) {
     $("#page-error").textContent = e.message;
   }
+}
+
+// sortBy sorts the table by a column: ascending first, then the other way.
+// A cursor belongs to its sort, so the list starts again at its first page.
+function sortBy(field) {
+  state.sort = state.sort === field ? `-${field}` : field;
+  for (const th of document.querySelectorAll("th[data-sort]")) {
+    const f = th.dataset.sort;
+    if (state.sort === f) th.setAttribute("aria-sort", "ascending");
+    else if (state.sort === `-${f}`) th.setAttribute("aria-sort", "descending");
+    else th.removeAttribute("aria-sort");
+  }
+  state.pages = [];
+  reload();
 }
 
 function deleteReason(c) {
@@ -393,6 +407,7 @@ async function start() {
   $("#search").addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => { state.search = $("#search").value.trim(); reload(); }, 250); });
   $("#next").addEventListener("click", () => { state.pages.push(state.cursor); reload(state.next); });
   $("#first").addEventListener("click", () => { state.pages = []; reload(); });
+  for (const th of document.querySelectorAll("th[data-sort]")) th.querySelector("button").addEventListener("click", () => sortBy(th.dataset.sort));
   $("#add").addEventListener("click", openAdd);
   $("#edit-form").addEventListener("submit", save);
   $("#cancel").addEventListener("click", () => $("#edit-dialog").close());
