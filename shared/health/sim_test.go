@@ -120,25 +120,7 @@ func simulate(tb testing.TB, n int) simResult {
 	k.Logger = quiet
 	scan.Logger = quiet
 
-	base := liveHeap()
-	var peak, peakOutside atomic.Uint64
-	stop := make(chan struct{})
-	var sampler sync.WaitGroup
-	sampler.Go(func() {
-		for {
-			// What a collection finds live, beside what the queue holds
-			// then: the pass's own memory, without the garbage.
-			used := liveHeap()
-			used -= min(used, base)
-			peak.Store(max(peak.Load(), used))
-			peakOutside.Store(max(peakOutside.Load(), used-min(used, uint64(q.Footprint()))))
-			select {
-			case <-stop:
-				return
-			case <-time.After(250 * time.Millisecond):
-			}
-		}
-	})
+	heap := sampleHeap(func() uint64 { return uint64(q.Footprint()) })
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var consumers sync.WaitGroup
@@ -160,9 +142,62 @@ func simulate(tb testing.TB, n int) simResult {
 	passed := time.Since(start)
 	cancel()
 	consumers.Wait()
-	close(stop)
-	sampler.Wait()
+	heap.stop()
 
+	r := w.result(passed, start)
+	r.heapMiB, r.heapOutsideFakesMiB = float64(heap.all.Load())/(1<<20), float64(heap.outside.Load())/(1<<20)
+	r.messages = q.Sent()
+	s := k.Secrets.(*batchSecrets)
+	r.secretReads, r.secretCalls = float64(s.read.Load())/float64(n), float64(s.calls.Load())/float64(n)
+	if pp, _ := g.HealthPass(context.Background()); pp != nil {
+		r.deferrals = float64(pp.Counts[backup.PassDeferred]) / float64(n)
+	}
+	if r.mostPerHost > simCap {
+		tb.Errorf("%d checks in flight at one host; the cap is %d", r.mostPerHost, simCap)
+	}
+	if got := g.recorded.Load(); got != int64(n) {
+		tb.Errorf("%d recorded, want %d", got, n)
+	}
+	return r
+}
+
+// heapPeaks samples the live heap every 250 ms until stopped: its peak
+// above where it started, and that peak without what the queue holds.
+type heapPeaks struct {
+	all, outside atomic.Uint64
+	done         chan struct{}
+	wg           sync.WaitGroup
+}
+
+func sampleHeap(queued func() uint64) *heapPeaks {
+	h := &heapPeaks{done: make(chan struct{})}
+	base := liveHeap()
+	h.wg.Go(func() {
+		for {
+			// What a collection finds live, beside what the queue holds
+			// then: the pass's own memory, without the garbage.
+			used := liveHeap()
+			used -= min(used, base)
+			h.all.Store(max(h.all.Load(), used))
+			h.outside.Store(max(h.outside.Load(), used-min(used, queued())))
+			select {
+			case <-h.done:
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	})
+	return h
+}
+
+func (h *heapPeaks) stop() {
+	close(h.done)
+	h.wg.Wait()
+}
+
+// result reads the hosts after a pass that began at start: the bound, the
+// most checks in flight at one host, and when each kind of host was done.
+func (w *simWorld) result(passed time.Duration, start time.Time) simResult {
 	var total time.Duration
 	r := simResult{pass: passed}
 	for _, h := range w.hosts {
@@ -184,20 +219,17 @@ func simulate(tb testing.TB, n int) simResult {
 		}
 	}
 	r.bound = max(r.bound, total/(simWorkers*simPerCall))
-	r.heapMiB, r.heapOutsideFakesMiB = float64(peak.Load())/(1<<20), float64(peakOutside.Load())/(1<<20)
-	r.messages = q.Sent()
-	s := k.Secrets.(*batchSecrets)
-	r.secretReads, r.secretCalls = float64(s.read.Load())/float64(n), float64(s.calls.Load())/float64(n)
-	if pp, _ := g.HealthPass(context.Background()); pp != nil {
-		r.deferrals = float64(pp.Counts[backup.PassDeferred]) / float64(n)
-	}
-	if r.mostPerHost > simCap {
-		tb.Errorf("%d checks in flight at one host; the cap is %d", r.mostPerHost, simCap)
-	}
-	if got := g.recorded.Load(); got != int64(n) {
-		tb.Errorf("%d recorded, want %d", got, n)
-	}
 	return r
+}
+
+// TestSimulatedPass runs the simulation small, as make test can afford:
+// every credential is recorded and no host ever has more than its cap of
+// checks in flight (simulate fails otherwise); times are BenchmarkPass's.
+func TestSimulatedPass(t *testing.T) {
+	r := simulate(t, 2_000)
+	if r.messages == 0 || r.mostPerHost == 0 || r.secretReads == 0 {
+		t.Errorf("a pass of 2,000 sent %d messages, %d checks at most at one host, %.2f secret reads per credential", r.messages, r.mostPerHost, r.secretReads)
+	}
 }
 
 // BenchmarkPass is the simulation at 10,000 and 1,000,000 credentials. Its

@@ -249,7 +249,7 @@ func TestListAnswerStaysBounded(t *testing.T) {
 			idsDown = append(idsDown, byID[id])
 		}
 		for sort, want := range map[string][]string{"name": byName, "-name": reversed(byName), "-s3Endpoint": idsDown} {
-			got, pages := boundedWalk(t, e, sort)
+			got, pages := walkPages(t, e, "organizationId=org-1&sort="+sort, 100)
 			if strings.Join(got, ",") != strings.Join(want, ",") || pages < 3 {
 				t.Errorf("sort=%s: %d pages of %v, want %v over several pages", sort, pages, got, want)
 			}
@@ -261,25 +261,4 @@ func reversed(s []string) []string {
 	out := slices.Clone(s)
 	slices.Reverse(out)
 	return out
-}
-
-func boundedWalk(t *testing.T, e *env, sort string) ([]string, int) {
-	var got []string
-	pages, cursor := 0, ""
-	for range 10 {
-		q := "/v1/backup-credentials?organizationId=org-1&limit=100&sort=" + sort
-		if cursor != "" {
-			q += "&cursor=" + cursor
-		}
-		r := e.must(200, partner, "GET", q, nil).json(t)
-		pages++
-		for _, c := range r["data"].([]any) {
-			got = append(got, c.(map[string]any)["s3Name"].(string))
-		}
-		if r["nextCursor"] == nil {
-			break
-		}
-		cursor = r["nextCursor"].(string)
-	}
-	return got, pages
 }

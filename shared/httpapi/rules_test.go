@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -137,23 +136,7 @@ func TestListOrderSearchAndPaging(t *testing.T) {
 			t.Errorf("a page over two organizations made %v, want one query each, one per credential for its projects and nothing else", got)
 		}
 		for _, limit := range []int{1, 2, 3, 100} {
-			var got []string
-			cursor := ""
-			for pages := 0; pages < 20; pages++ {
-				path := fmt.Sprintf("/v1/backup-credentials?limit=%d", limit)
-				if cursor != "" {
-					path += "&cursor=" + cursor
-				}
-				r := e.must(200, partner, "GET", path, nil).json(t)
-				for _, c := range r["data"].([]any) {
-					got = append(got, c.(map[string]any)["s3Name"].(string))
-				}
-				if r["nextCursor"] == nil {
-					break
-				}
-				cursor = r["nextCursor"].(string)
-			}
-			if !slices.Equal(got, want) {
+			if got := walkList(t, e, "", limit); !slices.Equal(got, want) {
 				t.Errorf("limit %d: walked %v, want %v", limit, got, want)
 			}
 		}

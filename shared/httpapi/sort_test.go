@@ -106,9 +106,16 @@ func filterEndpoint(made []sorted, part string) []sorted {
 // returns the names in the order it met them.
 func walkList(t *testing.T, e *env, query string, limit int) []string {
 	t.Helper()
+	got, _ := walkPages(t, e, query, limit)
+	return got
+}
+
+// walkPages is walkList, and how many pages it read.
+func walkPages(t *testing.T, e *env, query string, limit int) ([]string, int) {
+	t.Helper()
 	var got []string
 	cursor := ""
-	for pages := 0; pages < 20; pages++ {
+	for pages := 1; pages <= 20; pages++ {
 		path := fmt.Sprintf("/v1/backup-credentials?%s&limit=%d", query, limit)
 		if cursor != "" {
 			path += "&cursor=" + cursor
@@ -118,12 +125,12 @@ func walkList(t *testing.T, e *env, query string, limit int) []string {
 			got = append(got, c.(map[string]any)["s3Name"].(string))
 		}
 		if r["nextCursor"] == nil {
-			return got
+			return got, pages
 		}
 		cursor = r["nextCursor"].(string)
 	}
 	t.Fatalf("%s: no last page after 20", query)
-	return nil
+	return nil, 0
 }
 
 // listSortRefusals: unknown sorts and cursors of another sort are 400
